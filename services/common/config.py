@@ -1,0 +1,94 @@
+"""The cluster description every process reads at startup.
+
+The local launcher writes it as `<state_dir>/cluster.json`; on Kubernetes the
+operator renders the same document into a ConfigMap. A process is told its AZ
+and service and finds everything else (peers, ports, TLS files, limits) here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+
+SERVICES = ("relay", "compute", "journal", "storage")
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    host: str
+    grpc_port: int
+    metrics_port: int
+
+    @property
+    def grpc_target(self) -> str:
+        return f"{self.host}:{self.grpc_port}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Every limit of the guide, with the guide's value as the default."""
+    max_connections: int = 1000
+    connection_rate_per_s: float = 10.0
+    connection_burst: int = 100
+    session_max_s: int = 3600
+    transaction_max_s: int = 300
+    txn_rows_max: int = 10_000
+    txn_bytes_max: int = 10 * 1024 * 1024
+    row_bytes_max: int = 2 * 1024 * 1024
+    column_bytes_max: int = 1024 * 1024
+    key_column_bytes_max: int = 255
+    key_bytes_max: int = 1024
+    index_key_columns_max: int = 8
+    table_columns_max: int = 255
+    table_indexes_max: int = 24
+    schemas_max: int = 10
+    tables_max: int = 1000
+    query_memory_bytes_max: int = 128 * 1024 * 1024
+    token_expiry_max_s: int = 7 * 24 * 3600
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterConfig:
+    cluster_id: str
+    region: str
+    state_dir: str
+    client_host: str               # where relays listen for PostgreSQL clients
+    client_port: int               # one port shared by every relay (SO_REUSEPORT)
+    etcd_endpoints: tuple[str, ...]
+    tls_cert: str                  # server certificate chain (PEM)
+    tls_key: str
+    tls_ca: str                    # CA that signed tls_cert; clients verify with it
+    credentials_file: str          # the local credential store (JSON)
+    azs: dict[str, dict[str, Endpoint]]   # az -> service -> endpoint
+    limits: Limits = Limits()
+    max_clock_offset_us: int = 0   # commit-wait; zero when every process shares one clock
+    closed_ts_interval_ms: int = 2 # how often the journal publishes the closed timestamp
+
+    @property
+    def hostnames(self) -> tuple[str, ...]:
+        """Names the endpoint answers to (auth tokens must be signed for one)."""
+        return ("localhost", "127.0.0.1", f"{self.cluster_id}.dsql.{self.region}.on.aws")
+
+    def endpoint(self, az: str, service: str) -> Endpoint:
+        return self.azs[az][service]
+
+    def az_dir(self, az: str, service: str) -> pathlib.Path:
+        """The private data folder of one process."""
+        return pathlib.Path(self.state_dir) / az / service
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ClusterConfig:
+        raw = json.loads(text)
+        raw["etcd_endpoints"] = tuple(raw["etcd_endpoints"])
+        raw["azs"] = {az: {svc: Endpoint(**ep) for svc, ep in services.items()}
+                      for az, services in raw["azs"].items()}
+        raw["limits"] = Limits(**raw.get("limits", {}))
+        return cls(**raw)
+
+    @classmethod
+    def load(cls, path: str | pathlib.Path) -> ClusterConfig:
+        return cls.from_json(pathlib.Path(path).read_text())
