@@ -1,0 +1,1 @@
+"""Shared fixtures: the repository root on sys.path is never `operator/`."""

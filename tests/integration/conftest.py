@@ -1,0 +1,92 @@
+"""One local cluster per test session, started with `dsql up --detach`.
+
+Tests connect through the real relay over TLS with real auth tokens, with psql
+and psycopg. The cluster is stopped (every process by its pid) at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from services.common.config import ClusterConfig
+from services.launcher import cluster
+from services.launcher.cli import dsn, make_token
+
+DSQL = [sys.executable, "-m", "services.launcher.cli"]
+
+
+@pytest.fixture(scope="session")
+def dsql_cluster():
+    state = pathlib.Path(tempfile.mkdtemp(prefix="dsql-it-"))
+    port = cluster.free_port()
+    up = subprocess.run([*DSQL, "--state-dir", str(state), "up", "--detach", "--port", str(port)],
+                        capture_output=True, text=True, timeout=180)
+    if up.returncode != 0:
+        logs = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in (state / "logs").glob("*.log"))
+        subprocess.run([*DSQL, "--state-dir", str(state), "down"], timeout=60)
+        pytest.fail(f"dsql up failed:\n{up.stdout}\n{up.stderr}\n{logs}")
+    config = ClusterConfig.load(state / "cluster.json")
+    yield config
+    subprocess.run([*DSQL, "--state-dir", str(state), "down"], capture_output=True, timeout=120)
+    if not os.environ.get("DSQL_KEEP_STATE"):
+        shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture
+def token(dsql_cluster) -> str:
+    return make_token(dsql_cluster)
+
+
+@pytest.fixture
+def connect(dsql_cluster):
+    """Open psycopg (3) connections to the cluster as admin; closed after the test."""
+    import psycopg
+    conns = []
+
+    def _connect(**kwargs):
+        conn = psycopg.connect(dsn(dsql_cluster), password=make_token(dsql_cluster), **kwargs)
+        conns.append(conn)
+        return conn
+    yield _connect
+    for conn in conns:
+        conn.close()
+
+
+@pytest.fixture
+def psql(dsql_cluster):
+    """Run psql against the cluster; returns the CompletedProcess."""
+    def _psql(*args: str, input: str | None = None, check: bool = True):
+        env = {**os.environ, "PGPASSWORD": make_token(dsql_cluster), "PGCONNECT_TIMEOUT": "10"}
+        result = subprocess.run(["psql", "-X", "-v", "ON_ERROR_STOP=1", dsn(dsql_cluster), *args],
+                                input=input, capture_output=True, text=True, env=env, timeout=120)
+        if check and result.returncode != 0:
+            raise AssertionError(f"psql failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        return result
+    return _psql
+
+
+@pytest.fixture
+def schema(connect, request):
+    """A fresh schema for one test, so tests sharing the cluster do not collide."""
+    name = "t_" + request.node.name.lower().replace("[", "_").replace("]", "").replace("-", "_")[:40]
+    conn = connect(autocommit=True)
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {name}")
+    return name
+
+
+@pytest.fixture(scope="session")
+def pg_oracle():
+    from tests import pg_oracle
+    reason = pg_oracle.available()
+    if reason:
+        pytest.skip(reason)
+    oracle = pg_oracle.Oracle(cluster.free_port()).start()
+    yield oracle
+    oracle.stop()
