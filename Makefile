@@ -39,3 +39,6 @@ check-protos: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(STATE) build *.egg-info
+
+# Kubernetes packaging, operator tests and the kind e2e suite.
+-include k8s.mk

@@ -10,7 +10,7 @@ INSERT INTO :"schema".kinds VALUES
   (1, 7, 9000000000, true, 'ab', 'hello', 'text one', '\xdeadbeef', 1.5, 3.141592653589793, 12.3456,
    '2024-02-29', '13:14:15.5', '2024-01-02 03:04:05.678', '2024-01-02 03:04:05+02', '1 day 2 hours',
    'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'),
-  (2, -3, -1, false, 'wxyz', '', '', '', -0.25, 1e300, -0.0005, '1999-12-31', '00:00:00', '2000-01-01',
+  (2, -3, -1, false, 'wxyz', '', '', '', -0.25, 1e100, -0.0005, '1999-12-31', '00:00:00', '2000-01-01',
    '2000-01-01 00:00:00+00', '-3 days 04:05:06', '00000000-0000-0000-0000-000000000000'),
   (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 SELECT * FROM :"schema".kinds ORDER BY id;
@@ -52,7 +52,7 @@ INSERT INTO :"schema".orders (region, id) VALUES ('eu', 1);
 INSERT INTO :"schema".orders (region, id, note) VALUES ('eu', 9, 'this note is far too long');
 INSERT INTO :"schema".orders (id) VALUES (5);
 SELECT * FROM :"schema".missing;
-SELECT nope FROM :"schema".orders;
+SELECT no_such_column FROM :"schema".orders;
 SELECT 1 / 0;
 SELECT 'abc'::integer;
 SELECT 2147483647::integer + 1;
