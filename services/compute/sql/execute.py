@@ -1,0 +1,884 @@
+"""Execution: runs plan nodes against a transaction. Rows are lists of values.
+
+Storage layout (see services/common/keycodec.py):
+    row        object_prefix(table.id) + pk columns          -> RowCodec(all columns)
+    index      object_prefix(index.id) + index cols [+ pk]   -> the row's key
+A unique index entry has no pk suffix unless one of its columns is NULL, so a duplicate is
+found by one point read.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Iterator
+
+from services.common import errors, keycodec
+from services.common.errors import PgError
+
+from . import functions as F
+from . import types as T
+from .expr import Env
+from .plan import (Aggregate, Delete, Distinct, Filter, IndexScan, Insert, Join, Limit, PkGet, PkScan, PlanNode,
+                   Project, Result, SetOp, Sort, Trim, Update, Values, VirtualScan, WindowAgg)
+
+ROW_LIMIT_MESSAGE = "transaction row limit exceeded"
+
+
+# ------------------------------------------------------------------ per-table codecs
+
+class TableCodec:
+    """Key and row encoders of one table definition (cached per table id + revision)."""
+
+    def __init__(self, table):
+        self.table = table
+        self.prefix = keycodec.object_prefix(table.id)
+        self.end = keycodec.prefix_end(self.prefix)
+        kinds = [T.lookup(c.type_oid).name for c in table.columns]
+        self.kinds = kinds
+        self.row = keycodec.RowCodec([(c.id, k) for c, k in zip(table.columns, kinds)])
+        self.pk_pos = [table.column_index(cid) for cid in table.pk]
+        self.pk_kinds = [kinds[p] for p in self.pk_pos]
+        self._pk_enc = keycodec.key_encoder(self.prefix, self.pk_kinds)
+        self.indexes = []
+        key_cols = set(self.pk_pos)
+        for ix in table.indexes:
+            pos = [table.column_index(cid) for cid in ix.columns]
+            key_cols.update(pos)
+            self.indexes.append((ix, pos, keycodec.object_prefix(ix.id), [kinds[p] for p in pos]))
+        self.not_null_pos = [i for i, c in enumerate(table.columns) if (c.not_null or i in self.pk_pos)]
+        self.var_key_pos = [i for i in sorted(key_cols)
+                            if kinds[i] in ("text", "varchar", "bpchar", "bytea", "numeric")]
+
+    def pk_key(self, row) -> bytes:
+        return self._pk_enc([row[p] for p in self.pk_pos])
+
+    def pk_key_of_values(self, values) -> bytes:
+        return self._pk_enc(values)
+
+    def key_prefix(self, values) -> bytes:
+        return keycodec.encode_key(self.prefix, self.pk_kinds[:len(values)], values)
+
+    def index_entries(self, row, row_key: bytes) -> list[tuple[bytes, bytes, object]]:
+        """(index key, value, index) of every index entry of a row."""
+        out = []
+        for ix, pos, prefix, kinds in self.indexes:
+            vals = [row[p] for p in pos]
+            k = keycodec.encode_key(prefix, kinds, vals)
+            if not ix.unique or any(v is None for v in vals):
+                k += row_key[len(self.prefix):]
+            out.append((k, row_key, ix))
+        return out
+
+
+_codec_cache: dict[tuple[int, int, int], TableCodec] = {}
+
+
+def codec_for(table) -> TableCodec:
+    k = (table.id, table.revision, id(table))
+    c = _codec_cache.get(k)
+    if c is None or c.table is not table:
+        if len(_codec_cache) > 4096:
+            _codec_cache.clear()
+        c = TableCodec(table)
+        _codec_cache[k] = c
+    return c
+
+
+# ------------------------------------------------------------------ context
+
+class TxnState:
+    """What a transaction has done so far (for the limits)."""
+
+    def __init__(self, txn):
+        self.txn = txn
+        self.rows_modified = 0
+        self.bytes_modified = 0
+        self.wrote = False
+        self.tables_written: dict[tuple[str, str], int] = {}
+
+
+class ExecContext:
+    def __init__(self, state: TxnState, env: Env, limits=None):
+        self.state = state
+        self.txn = state.txn
+        self.env = env
+        self.limits = limits
+
+    def count_write(self, n_rows: int, n_bytes: int) -> None:
+        st = self.state
+        st.rows_modified += n_rows
+        st.bytes_modified += n_bytes
+        st.wrote = True
+        lim = self.limits
+        if lim is not None:
+            if st.rows_modified > lim.txn_rows_max:
+                raise errors.ProgramLimitExceeded(ROW_LIMIT_MESSAGE)
+            if st.bytes_modified > lim.txn_bytes_max:
+                raise errors.ProgramLimitExceeded(
+                    "transaction size limit 10mb exceeded",
+                    detail=f"Current transaction size {st.bytes_modified / 1048576:.0f}mb 10mb")
+
+
+# ------------------------------------------------------------------ reads
+
+def run(node: PlanNode, ctx: ExecContext) -> Iterator[list]:
+    return _RUNNERS[type(node)](node, ctx)
+
+
+def check_cancel(ctx: ExecContext) -> None:
+    s = ctx.env.session
+    if s is not None and getattr(s, "cancel_requested", False):
+        s.cancel_requested = False
+        raise errors.QueryCanceled("canceling statement due to user request")
+
+
+def _result(node, ctx):
+    yield []
+
+
+def _pk_get(node: PkGet, ctx):
+    codec = codec_for(node.table)
+    env = ctx.env
+    keys = []
+    seen = set()
+    for key_exprs in node.keys:
+        vals = [e.compile(env)(None) for e in key_exprs]
+        if any(v is None for v in vals):
+            continue
+        k = codec.pk_key_of_values(vals)
+        if k not in seen:
+            seen.add(k)
+            keys.append(k)
+    if not keys:
+        return
+    if node.for_update:
+        for k in keys:
+            ctx.txn.add_check_key(k)
+    dec = codec.row.decode
+    values = ctx.txn.get(keys)
+    if len(keys) > 1:
+        pairs = sorted(zip(keys, values))
+        values = [v for _, v in pairs]
+    for v in values:
+        if v is not None:
+            yield dec(v)
+
+
+def _scan_bounds(node: PkScan, ctx):
+    codec = codec_for(node.table)
+    env = ctx.env
+    eq = [e.compile(env)(None) for e in node.eq]
+    if any(v is None for v in eq):
+        return None
+    base = codec.key_prefix(eq) if eq else codec.prefix
+    start, end = base, keycodec.prefix_end(base)
+    kind = codec.pk_kinds[len(eq)] if len(eq) < len(codec.pk_kinds) else None
+    if node.lower is not None:
+        v = node.lower[0].compile(env)(None)
+        if v is None:
+            return None
+        b = base + keycodec.encode_value(kind, v)
+        start = b if node.lower[1] else keycodec.prefix_end(b)
+    if node.upper is not None:
+        v = node.upper[0].compile(env)(None)
+        if v is None:
+            return None
+        b = base + keycodec.encode_value(kind, v)
+        end = keycodec.prefix_end(b) if node.upper[1] else b
+    return start, end
+
+
+def _pk_scan(node: PkScan, ctx):
+    b = _scan_bounds(node, ctx)
+    if b is None:
+        return
+    start, end = b
+    if start >= end:
+        return
+    limit = None
+    if node.limit is not None:
+        limit = node.limit.compile(ctx.env)(None)
+        if limit is not None and limit <= 0:
+            return
+    dec = codec_for(node.table).row.decode
+    n = 0
+    for k, v in ctx.txn.scan(start, end, reverse=node.reverse, limit=limit):
+        if node.for_update:
+            ctx.txn.add_check_key(k)
+        n += 1
+        if not n & 1023:
+            check_cancel(ctx)
+        yield dec(v)
+
+
+def _index_scan(node: IndexScan, ctx):
+    codec = codec_for(node.table)
+    entry = next(e for e in codec.indexes if e[0].id == node.index.id)
+    _, _, prefix, kinds = entry
+    env = ctx.env
+    eq = [e.compile(env)(None) for e in node.eq]
+    if any(v is None for v in eq):
+        return
+    base = keycodec.encode_key(prefix, kinds[:len(eq)], eq)
+    start, end = base, keycodec.prefix_end(base)
+    if node.lower is not None or node.upper is not None:
+        kind = kinds[len(eq)]
+        start, end = base + keycodec.VALUE, base + keycodec.NULLS_LAST     # values only, no NULLs
+        if node.lower is not None:
+            v = node.lower[0].compile(env)(None)
+            if v is None:
+                return
+            b = base + keycodec.encode_value(kind, v)
+            start = b if node.lower[1] else keycodec.prefix_end(b)
+        if node.upper is not None:
+            v = node.upper[0].compile(env)(None)
+            if v is None:
+                return
+            b = base + keycodec.encode_value(kind, v)
+            end = keycodec.prefix_end(b) if node.upper[1] else b
+    if start >= end:
+        return
+    row_keys = [v for _, v in ctx.txn.scan(start, end)]
+    if not row_keys:
+        return
+    if node.for_update:
+        for k in row_keys:
+            ctx.txn.add_check_key(k)
+    dec = codec.row.decode
+    for v in ctx.txn.get(row_keys):
+        if v is not None:
+            yield dec(v)
+
+
+def _filter(node: Filter, ctx):
+    pred = node.pred.compile(ctx.env)
+    for row in run(node.child, ctx):
+        if pred(row):
+            yield row
+
+
+def _project(node: Project, ctx):
+    fs = [e.compile(ctx.env) for e in node.exprs]
+    for row in run(node.child, ctx):
+        yield [f(row) for f in fs]
+
+
+def _trim(node: Trim, ctx):
+    w = node.width
+    for row in run(node.child, ctx):
+        yield row[:w]
+
+
+def _hashable(v):
+    return v
+
+
+def _aggregate(node: Aggregate, ctx):
+    env = ctx.env
+    gfs = [g.compile(env) for g in node.group_by]
+    gkeys = [F.sort_key_func(g.type) for g in node.group_by]
+    arg_fs = []
+    for a in node.aggs:
+        arg_fs.append([x.compile(env) for x in a.args])
+    groups: dict = {}
+    order = []
+    for row in run(node.child, ctx):
+        gv = [f(row) for f in gfs]
+        key = tuple((k(v) if (k and v is not None) else v) for k, v in zip(gkeys, gv))
+        st = groups.get(key)
+        if st is None:
+            st = (gv, [a.make_state() for a in node.aggs], [set() if a.distinct else None for a in node.aggs])
+            groups[key] = st
+            order.append(key)
+        for agg, state, fs, seen in zip(node.aggs, st[1], arg_fs, st[2]):
+            if agg.star:
+                state.add(True)
+                continue
+            vals = [f(row) for f in fs]
+            if seen is not None:
+                if vals[0] is None or vals[0] in seen:
+                    continue
+                seen.add(vals[0])
+            if len(vals) == 1:
+                state.add(vals[0])
+            else:
+                state.add(*vals)
+    if not groups and not node.group_by:
+        yield [a.make_state().result() for a in node.aggs]
+        return
+    for key in order:
+        gv, states, _ = groups[key]
+        yield gv + [s.result() for s in states]
+
+
+def _sort(node: Sort, ctx):
+    rows = list(run(node.child, ctx))
+    for idx, desc, nulls_first, oid in reversed(node.keys):
+        kf = F.sort_key_func(oid)
+        # NULLs: with desc=False they go last unless nulls_first; reverse=True flips everything
+        null_rank_first = (0 if nulls_first else 1) if not desc else (1 if nulls_first else 0)
+
+        def key(row, idx=idx, kf=kf, nr=null_rank_first):
+            v = row[idx]
+            if v is None:
+                return (nr, 0)
+            return (1 - nr, kf(v) if kf else v)
+        try:
+            rows.sort(key=key, reverse=desc)
+        except TypeError:
+            raise PgError("could not compare values for ORDER BY", sqlstate="XX000") from None
+    yield from rows
+
+
+def _distinct(node: Distinct, ctx):
+    keys = [F.sort_key_func(t) for t in node.types]
+    seen = set()
+    for row in run(node.child, ctx):
+        k = tuple((kf(v) if (kf and v is not None) else v) for kf, v in zip(keys, row))
+        if k in seen:
+            continue
+        seen.add(k)
+        yield row
+
+
+def _limit(node: Limit, ctx):
+    env = ctx.env
+    limit = node.limit.compile(env)(None) if node.limit is not None else None
+    offset = node.offset.compile(env)(None) if node.offset is not None else 0
+    offset = offset or 0
+    if offset < 0:
+        raise PgError("OFFSET must not be negative", sqlstate="2201X")
+    if limit is not None and limit < 0:
+        raise PgError("LIMIT must not be negative", sqlstate="2201W")
+    if limit == 0:
+        return
+    n = 0
+    for i, row in enumerate(run(node.child, ctx)):
+        if i < offset:
+            continue
+        yield row
+        n += 1
+        if limit is not None and n >= limit:
+            return
+
+
+def _join(node: Join, ctx):
+    env = ctx.env
+    cond = node.cond.compile(env) if node.cond is not None else None
+    rights = list(run(node.right, ctx))
+    lnull = [None] * node.left_width
+    rnull = [None] * node.right_width
+    kind = node.kind
+    right_matched = [False] * len(rights) if kind in ("RIGHT", "FULL") else None
+    if node.left_keys:
+        lfs = [e.compile(env) for e in node.left_keys]
+        rfs = [e.compile(env) for e in node.right_keys]
+        kfs = [F.sort_key_func(t) for t in node.key_types]
+        table: dict = {}
+        for i, r in enumerate(rights):
+            k = []
+            for f, kf in zip(rfs, kfs):
+                v = f(r)
+                if v is None:
+                    break
+                k.append(kf(v) if kf else v)
+            else:
+                table.setdefault(tuple(k), []).append(i)
+
+        def candidates(lrow):
+            k = []
+            for f, kf in zip(lfs, kfs):
+                v = f(lrow)
+                if v is None:
+                    return ()
+                k.append(kf(v) if kf else v)
+            return table.get(tuple(k), ())
+    else:
+        all_idx = range(len(rights))
+
+        def candidates(lrow):
+            return all_idx
+    n = 0
+    for lrow in run(node.left, ctx):
+        n += 1
+        if not n & 255:
+            check_cancel(ctx)
+        matched = False
+        for i in candidates(lrow):
+            row = lrow + rights[i]
+            if cond is None or cond(row):
+                matched = True
+                if right_matched is not None:
+                    right_matched[i] = True
+                yield row
+        if not matched and kind in ("LEFT", "FULL"):
+            yield lrow + rnull
+    if right_matched is not None:
+        for i, m in enumerate(right_matched):
+            if not m:
+                yield lnull + rights[i]
+
+
+def _sort_rows(items, keys):
+    """Stable multi-key sort of (order key values, payload) items; keys: (desc, nulls_first, type)."""
+    for j in range(len(keys) - 1, -1, -1):
+        desc, nulls_first, oid = keys[j]
+        kf = F.sort_key_func(oid)
+        nr = (0 if nulls_first else 1) if not desc else (1 if nulls_first else 0)
+
+        def key(it, j=j, kf=kf, nr=nr):
+            v = it[0][j]
+            if v is None:
+                return (nr, 0)
+            return (1 - nr, kf(v) if kf else v)
+        items.sort(key=key, reverse=desc)
+    return items
+
+
+def _window(node: WindowAgg, ctx):
+    env = ctx.env
+    rows = list(run(node.child, ctx))
+    extra = [[None] * len(node.windows) for _ in rows]
+    for j, w in enumerate(node.windows):
+        pfs = [e.compile(env) for e in w.partition]
+        ofs = [o[0].compile(env) for o in w.order]
+        afs = [a.compile(env) for a in w.args]
+        pkeys = [F.sort_key_func(e.type) for e in w.partition]
+        parts: dict = {}
+        for i, r in enumerate(rows):
+            k = tuple((kf(v) if (kf and v is not None) else v) for kf, v in zip(pkeys, (f(r) for f in pfs)))
+            parts.setdefault(k, []).append(i)
+        okeys = [(d, nf, e.type) for e, d, nf in w.order]
+        okf = [F.sort_key_func(e.type) for e, _, _ in w.order]
+        for idxs in parts.values():
+            items = [([f(rows[i]) for f in ofs], i) for i in idxs]
+            if w.order:
+                _sort_rows(items, okeys)
+            order = [i for _, i in items]
+            peer_keys = [tuple((kf(v) if (kf and v is not None) else v) for kf, v in zip(okf, it[0]))
+                         for it in items]
+            n = len(order)
+            # peer groups: [start, end) ranges of equal order keys
+            group_end = [0] * n
+            p = n
+            for q in range(n - 1, -1, -1):
+                if q < n - 1 and peer_keys[q] != peer_keys[q + 1]:
+                    p = q + 1
+                group_end[q] = p
+            vals = _window_values(w, order, rows, afs, group_end, peer_keys, n)
+            for pos, i in enumerate(order):
+                extra[i][j] = vals[pos]
+    for r, e in zip(rows, extra):
+        yield r + e
+
+
+def _window_values(w, order, rows, afs, group_end, peer_keys, n):
+    name = w.name
+    args = [[f(rows[i]) for f in afs] for i in order]
+    if name == "row_number":
+        return list(range(1, n + 1))
+    if name in ("rank", "dense_rank", "percent_rank", "cume_dist"):
+        out = []
+        rank = dense = 0
+        for pos in range(n):
+            if pos == 0 or peer_keys[pos] != peer_keys[pos - 1]:
+                rank = pos + 1
+                dense += 1
+            if name == "rank":
+                out.append(rank)
+            elif name == "dense_rank":
+                out.append(dense)
+            elif name == "percent_rank":
+                out.append((rank - 1) / (n - 1) if n > 1 else 0.0)
+            else:
+                out.append(group_end[pos] / n)
+        return out
+    if name == "ntile":
+        out = []
+        for pos in range(n):
+            buckets = args[pos][0]
+            if buckets is None:
+                out.append(None)
+                continue
+            if buckets <= 0:
+                raise PgError("argument of ntile must be greater than zero", sqlstate="22014")
+            per, extra_rows = divmod(n, buckets)
+            # the first `extra_rows` buckets get one more row
+            big = (per + 1) * extra_rows
+            out.append(pos // (per + 1) + 1 if pos < big else extra_rows + (pos - big) // per + 1 if per else pos + 1)
+        return out
+    if name in ("lag", "lead"):
+        out = []
+        for pos in range(n):
+            a = args[pos]
+            off = a[1] if len(a) > 1 else 1
+            if off is None:
+                out.append(None)
+                continue
+            tgt = pos - off if name == "lag" else pos + off
+            out.append(args[tgt][0] if 0 <= tgt < n else (a[2] if len(a) > 2 else None))
+        return out
+
+    def frame_end(pos):
+        if w.frame == "whole" or not w.order:
+            return n
+        if w.frame == "rows_to_current":
+            return pos + 1
+        return group_end[pos]
+    if name in ("first_value", "last_value", "nth_value"):
+        out = []
+        for pos in range(n):
+            end = frame_end(pos)
+            if name == "first_value":
+                out.append(args[0][0] if end > 0 else None)
+            elif name == "last_value":
+                out.append(args[end - 1][0])
+            else:
+                k = args[pos][1]
+                if k is not None and k <= 0:
+                    raise PgError("argument of nth_value must be greater than zero", sqlstate="22016")
+                out.append(args[k - 1][0] if k is not None and k <= end else None)
+        return out
+    # aggregates over the frame (running, growing frames only)
+    out = [None] * n
+    state = w.make_state()
+    done = 0
+    for pos in range(n):
+        end = frame_end(pos)
+        while done < end:
+            a = args[done]
+            state.add(True if w.star else (a[0] if len(a) == 1 else a[0]))
+            done += 1
+        out[pos] = state.result()
+    return out
+
+
+def _virtual(node: VirtualScan, ctx):
+    session = ctx.env.session
+    for r in node.rows(session.catalog, session):
+        yield list(r)
+
+
+def _values(node: Values, ctx):
+    for r in node.rows:
+        yield [e.compile(ctx.env)(None) for e in r]
+
+
+def _setop(node: SetOp, ctx):
+    keys = [F.sort_key_func(t) for t in node.types]
+
+    def k(row):
+        return tuple((kf(v) if (kf and v is not None) else v) for kf, v in zip(keys, row))
+    if node.op == "UNION":
+        if node.all:
+            yield from run(node.left, ctx)
+            yield from run(node.right, ctx)
+            return
+        seen = set()
+        for side in (node.left, node.right):
+            for row in run(side, ctx):
+                kk = k(row)
+                if kk not in seen:
+                    seen.add(kk)
+                    yield row
+        return
+    counts: dict = {}
+    for row in run(node.right, ctx):
+        kk = k(row)
+        counts[kk] = counts.get(kk, 0) + 1
+    emitted = set()
+    for row in run(node.left, ctx):
+        kk = k(row)
+        n = counts.get(kk, 0)
+        if node.op == "INTERSECT":
+            if n > 0:
+                if node.all:
+                    counts[kk] = n - 1
+                    yield row
+                elif kk not in emitted:
+                    emitted.add(kk)
+                    yield row
+        else:  # EXCEPT
+            if node.all:
+                if n > 0:
+                    counts[kk] = n - 1
+                else:
+                    yield row
+            elif n == 0 and kk not in emitted:
+                emitted.add(kk)
+                yield row
+
+
+# ------------------------------------------------------------------ writes
+
+def _record_out(values, columns) -> str:
+    parts = []
+    for v, c in zip(values, columns):
+        if v is None:
+            parts.append("null")
+            continue
+        s = T.lookup(c.type_oid).text_out(v)
+        if s == "" or any(ch in s for ch in '"\\(),') or any(ch.isspace() for ch in s):
+            s = '"' + s.replace("\\", "\\\\").replace('"', '""') + '"'
+        parts.append(s)
+    return "(" + ", ".join(parts) + ")"
+
+
+def _check_row(table, row, codec: TableCodec, ctx: ExecContext) -> None:
+    for i in codec.not_null_pos:
+        if row[i] is None:
+            c = table.columns[i]
+            vis = [j for j, cc in enumerate(table.columns) if not cc.hidden]
+            raise errors.NotNullViolation(
+                f'null value in column "{c.name}" of relation "{table.name}" violates not-null constraint',
+                detail=f"Failing row contains {_record_out([row[j] for j in vis], [table.columns[j] for j in vis])}.")
+    lim = ctx.limits
+    if lim is not None:
+        for i in codec.var_key_pos:
+            v = row[i]
+            if v is not None:
+                n = len(v.encode("utf-8")) if isinstance(v, str) else len(v) if isinstance(v, bytes) else len(str(v))
+                if n > lim.key_column_bytes_max:
+                    raise errors.ProgramLimitExceeded("maximum key column size exceeded")
+
+
+def _dup_error(table, constraint: str, cols, vals) -> PgError:
+    names = ", ".join(c.name for c in cols)
+    shown = ", ".join("null" if v is None else T.lookup(c.type_oid).text_out(v) for c, v in zip(cols, vals))
+    return errors.UniqueViolation(f'duplicate key value violates unique constraint "{constraint}"',
+                                  detail=f"Key ({names})=({shown}) already exists.")
+
+
+def _pk_name(table) -> str:
+    return table.pk_name or f"{table.name}_pkey"
+
+
+def _limits_check(table, key: bytes, value: bytes, ctx) -> None:
+    lim = ctx.limits
+    if lim is None:
+        return
+    if len(key) > lim.key_bytes_max:
+        raise errors.ProgramLimitExceeded("key size too large")
+    if len(value) > lim.row_bytes_max:
+        raise errors.ProgramLimitExceeded("maximum row size exceeded")
+
+
+def _returning(exprs, rows, ctx):
+    fs = [e.compile(ctx.env) for e in exprs]
+    return [[f(r) for f in fs] for r in rows]
+
+
+def run_insert(node: Insert, ctx: ExecContext):
+    """-> (count, returning rows)"""
+    table = node.table
+    codec = codec_for(table)
+    env = ctx.env
+    rows = []
+    if node.rows is not None:
+        compiled = [[e.compile(env) for e in r] for r in node.rows]
+        for r in compiled:
+            rows.append([f(None) for f in r])
+    else:
+        src_rows = list(run(node.source, ctx))
+        dfs = [e.compile(env) for e in node.defaults]
+        for sr in src_rows:
+            full = [f(None) for f in dfs]
+            for p, v in zip(node.columns, sr):
+                full[p] = v
+            rows.append(full)
+    return insert_rows(node, rows, ctx)
+
+
+def insert_rows(node: Insert, rows: list[list], ctx: ExecContext):
+    """Insert full-width rows of values (INSERT, COPY FROM) -> (count, returning rows)."""
+    table = node.table
+    codec = codec_for(table)
+    env = ctx.env
+    # build keys
+    entries = []
+    check_keys = []
+    for row in rows:
+        _check_row(table, row, codec, ctx)
+        key = codec.pk_key(row)
+        value = codec.row.encode(row)
+        _limits_check(table, key, value, ctx)
+        idx = codec.index_entries(row, key)
+        entries.append((row, key, value, idx))
+        check_keys.append(key)
+        for k, _, ix in idx:
+            if ix.unique:
+                check_keys.append(k)
+    hidden_pk = any(table.columns[p].hidden for p in codec.pk_pos)
+    existing = {}
+    got = []
+    if check_keys and not (hidden_pk and not any(ix.unique for ix in table.indexes)):
+        got = ctx.txn.get(check_keys)
+        existing = {k for k, v in zip(check_keys, got) if v is not None}
+    existing_values = {}
+    if node.on_conflict == "update" and check_keys:
+        existing_values = {k: v for k, v in zip(check_keys, got) if v is not None}
+    written = []
+    updates = []                 # (old, new) from ON CONFLICT DO UPDATE
+    touched: set[bytes] = set()  # rows inserted or updated by this statement
+    new_keys: set[bytes] = set()
+    for row, key, value, idx in entries:
+        if node.on_conflict == "update":
+            arb_key = key if node.arbiter is None else next(k for k, _, ix in idx if ix.id == node.arbiter)
+            if arb_key in existing or arb_key in new_keys:
+                if arb_key in new_keys or (node.arbiter is None and key in touched):
+                    raise PgError("ON CONFLICT DO UPDATE command cannot affect row a second time",
+                                  sqlstate="21000",
+                                  hint="Ensure that no rows proposed for insertion within the same command "
+                                       "have duplicate constrained values.")
+                row_key = arb_key if node.arbiter is None else existing_values[arb_key]
+                if row_key in touched:
+                    raise PgError("ON CONFLICT DO UPDATE command cannot affect row a second time",
+                                  sqlstate="21000")
+                raw = existing_values.get(row_key) if node.arbiter is None else ctx.txn.get([row_key])[0]
+                old = codec.row.decode(raw)
+                both = old + row
+                if node.conflict_where is not None and not node.conflict_where.compile(env)(both):
+                    continue
+                new = list(old)
+                for p, e in node.conflict_sets:
+                    new[p] = e.compile(env)(both)
+                touched.add(row_key)
+                updates.append((old, new))
+                continue
+        conflict = None
+        if key in existing or key in new_keys:
+            conflict = (_pk_name(table), [table.columns[p] for p in codec.pk_pos], [row[p] for p in codec.pk_pos])
+        else:
+            for k, _, ix in idx:
+                if ix.unique and (k in existing or k in new_keys):
+                    cols = [table.column_by_id(c) for c in ix.columns]
+                    conflict = (ix.name, cols, [row[table.column_index(c)] for c in ix.columns])
+                    break
+        if conflict is not None:
+            if node.on_conflict == "nothing":
+                continue
+            raise _dup_error(table, *conflict)
+        new_keys.add(key)
+        ctx.txn.put(key, value)
+        n_bytes = len(key) + len(value)
+        for k, v, ix in idx:
+            if ix.unique:
+                new_keys.add(k)
+            ctx.txn.put(k, v)
+            n_bytes += len(k) + len(v)
+        ctx.count_write(1 + len(idx), n_bytes)
+        touched.add(key)
+        written.append(row)
+    if updates:
+        _apply_changes(table, codec, updates, ctx)
+        written += [n for _, n in updates]
+    ctx.state.tables_written[(table.schema, table.name)] = table.revision
+    return len(written), _returning(node.returning, written, ctx)
+
+
+def run_update(node: Update, ctx: ExecContext):
+    table = node.table
+    codec = codec_for(table)
+    env = ctx.env
+    sets = [(p, e.compile(env)) for p, e in node.sets]
+    old_rows = list(run(node.source, ctx))
+    changes = []
+    for old in old_rows:
+        new = list(old)
+        for p, f in sets:
+            new[p] = f(old)
+        changes.append((old, new))
+    _apply_changes(table, codec, changes, ctx)
+    ctx.state.tables_written[(table.schema, table.name)] = table.revision
+    return len(changes), _returning(node.returning, [n for _, n in changes], ctx)
+
+
+def _apply_changes(table, codec: TableCodec, changes, ctx: ExecContext) -> None:
+    """Write updated rows: (old row, new row) pairs; moves rows whose primary key changed."""
+    pk_set = set(codec.pk_pos)
+    for _, new in changes:
+        _check_row(table, new, codec, ctx)
+    # new primary keys / unique index keys must not exist (unless freed by this statement)
+    check = []
+    prepared = []
+    for old, new in changes:
+        ok = codec.pk_key(old)
+        nk = codec.pk_key(new) if any(old[p] != new[p] for p in pk_set) else ok
+        value = codec.row.encode(new)
+        _limits_check(table, nk, value, ctx)
+        old_idx = codec.index_entries(old, ok)
+        new_idx = codec.index_entries(new, nk)
+        prepared.append((old, new, ok, nk, value, old_idx, new_idx))
+        if nk != ok:
+            check.append(nk)
+        for (k1, _, ix), (k2, _, _) in zip(old_idx, new_idx):
+            if ix.unique and k1 != k2:
+                check.append(k2)
+    existing = set()
+    if check:
+        got = ctx.txn.get(check)
+        existing = {k for k, v in zip(check, got) if v is not None}
+    # keys this statement frees become available, keys it takes are taken
+    freed = set()
+    for old, new, ok, nk, value, old_idx, new_idx in prepared:
+        if nk != ok:
+            freed.add(ok)
+        for (k1, _, ix), (k2, _, _) in zip(old_idx, new_idx):
+            if ix.unique and k1 != k2:
+                freed.add(k1)
+    taken: set[bytes] = set()
+    for old, new, ok, nk, value, old_idx, new_idx in prepared:
+        if nk != ok:
+            if (nk in existing and nk not in freed) or nk in taken:
+                raise _dup_error(table, _pk_name(table), [table.columns[p] for p in codec.pk_pos],
+                                 [new[p] for p in codec.pk_pos])
+            taken.add(nk)
+        for (k1, _, ix), (k2, _, _) in zip(old_idx, new_idx):
+            if ix.unique and k1 != k2:
+                if (k2 in existing and k2 not in freed) or k2 in taken:
+                    cols = [table.column_by_id(c) for c in ix.columns]
+                    raise _dup_error(table, ix.name, cols, [new[table.column_index(c)] for c in ix.columns])
+                taken.add(k2)
+    for old, new, ok, nk, value, old_idx, new_idx in prepared:
+        n_rows = 1
+        n_bytes = len(nk) + len(value)
+        if nk != ok and ok not in taken:
+            ctx.txn.delete(ok)
+        ctx.txn.put(nk, value)
+        for (k1, v1, ix), (k2, v2, _) in zip(old_idx, new_idx):
+            if k1 != k2 or v1 != v2:
+                if k1 != k2 and k1 not in taken:
+                    ctx.txn.delete(k1)
+                ctx.txn.put(k2, v2)
+                n_rows += 1
+                n_bytes += len(k2) + len(v2)
+        ctx.count_write(n_rows, n_bytes)
+
+
+def run_delete(node: Delete, ctx: ExecContext):
+    table = node.table
+    codec = codec_for(table)
+    rows = list(run(node.source, ctx))
+    for row in rows:
+        k = codec.pk_key(row)
+        ctx.txn.delete(k)
+        idx = codec.index_entries(row, k)
+        for ik, _, _ in idx:
+            ctx.txn.delete(ik)
+        ctx.count_write(1 + len(idx), len(k))
+    ctx.state.tables_written[(table.schema, table.name)] = table.revision
+    return len(rows), _returning(node.returning, rows, ctx)
+
+
+def table_has_rows(txn, table) -> bool:
+    codec = codec_for(table)
+    for _ in txn.scan(codec.prefix, codec.end, limit=1):
+        return True
+    return False
+
+
+_RUNNERS = {
+    Result: _result, PkGet: _pk_get, PkScan: _pk_scan, IndexScan: _index_scan, Filter: _filter, Project: _project,
+    Trim: _trim, Aggregate: _aggregate, Sort: _sort, Distinct: _distinct, Limit: _limit, Join: _join,
+    SetOp: _setop, Values: _values, WindowAgg: _window, VirtualScan: _virtual,
+}

@@ -1,0 +1,665 @@
+"""SqlSession: one client session's SQL state - transaction block, prepared statements and
+plan cache - on top of the catalog and the transaction client (see docs/ARCHITECTURE.md).
+
+    s = SqlSession(catalog=catalog, kv=kv, user=user, database=db, limits=config.limits)
+    for stmt in s.parse(sql):
+        p = s.prepare(stmt, param_oids)      # Prepared: .param_oids, .columns (None: no rows)
+        r = s.execute(p, params)             # Result: .columns, .rows, .tag, .notices
+    s.txn_status                             # 'I' / 'T' / 'E'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from typing import Any, Callable
+
+from services.common import errors
+from services.common.errors import PgError
+
+from . import types as T
+from .bind import Binder
+from .ddl import DdlAction, prepare_ddl
+from .execute import ExecContext, TxnState, run, run_delete, run_insert, run_update
+from .expr import Env
+from .parse import DDL_KINDS, Statement, parse
+from .plan import Planner, explain
+
+IN_FAILED = "current transaction is aborted, commands ignored until end of transaction block"
+DDL_DML_MESSAGE = "ddl and dml are not supported in the same transaction"
+MULTI_DDL_MESSAGE = "unsupported mix of ddl statements in the same transaction"
+
+DEFAULT_SETTINGS = {
+    "server_version": "16.9", "server_version_num": "160009", "server_encoding": "UTF8",
+    "client_encoding": "UTF8", "datestyle": "ISO, MDY", "timezone": "UTC", "intervalstyle": "postgres",
+    "integer_datetimes": "on", "standard_conforming_strings": "on", "transaction_isolation": "repeatable read",
+    "default_transaction_isolation": "repeatable read", "transaction_read_only": "off",
+    "search_path": '"$user", public', "application_name": "", "extra_float_digits": "1",
+    "max_identifier_length": "63", "is_superuser": "on", "lc_collate": "C", "lc_ctype": "C",
+    "statement_timeout": "0", "default_transaction_read_only": "off",
+}
+
+
+@dataclasses.dataclass
+class ColumnDesc:
+    name: str
+    type_oid: int
+    typmod: int = -1
+    typlen: int = -1
+
+
+@dataclasses.dataclass
+class Result:
+    columns: list[ColumnDesc] | None
+    rows: list[tuple]
+    tag: str
+    notices: list[str] = dataclasses.field(default_factory=list)
+
+
+def ast_SelectStmt():
+    from pglast import ast
+    return ast.SelectStmt
+
+
+def _cols(pairs) -> list[ColumnDesc]:
+    out = []
+    for name, e in pairs:
+        oid = e.type if hasattr(e, "type") else e
+        typmod = getattr(e, "typmod", -1) if hasattr(e, "type") else -1
+        out.append(ColumnDesc(name, oid, typmod, T.lookup(oid).typlen))
+    return out
+
+
+class Prepared:
+    """A bound and planned statement; re-planned if a table it uses changed."""
+
+    def __init__(self, stmt: Statement, param_oids: list[int], columns, kind: str, runner: Callable,
+                 tables: dict | None = None, env: Env | None = None, is_write: bool = False):
+        self.stmt = stmt
+        self.param_oids = param_oids
+        self.columns = columns
+        self.kind = kind             # 'select' / 'dml' / 'ddl' / 'txn' / 'util'
+        self.runner = runner
+        self.tables = tables or {}
+        self.env = env or Env()
+        self.is_write = is_write
+        self.requested_oids: tuple = ()
+        self.param_locations: dict = {}
+        self.plan_text: list[str] = []
+
+
+class SqlSession:
+    PLAN_CACHE_SIZE = 256
+
+    def __init__(self, *, catalog, kv, user: str = "admin", database: str = "postgres", limits=None):
+        self.catalog = catalog
+        self.kv = kv
+        self.user = user
+        self.database = database
+        self.limits = limits
+        self.settings = dict(DEFAULT_SETTINGS)
+        self.settings["session_authorization"] = user
+        self._status = "I"
+        self._in_block = False
+        self._txn = None
+        self._state: TxnState | None = None
+        self._block_kind: str | None = None     # None / 'ddl' / 'dml'
+        self._pending_ddl: DdlAction | None = None
+        self._read_only = False
+        self._cache: dict[tuple, Prepared] = {}
+        self._parse_cache: dict[str, list[Statement]] = {}
+        self.planner = Planner(limits)
+        self.closed = False
+        self.cancel_requested = False
+        self._txn_started = 0.0
+
+    # ------------------------------------------------------------ API
+    @property
+    def txn_status(self) -> str:
+        return self._status
+
+    def parse(self, sql: str) -> list[Statement]:
+        stmts = self._parse_cache.get(sql)
+        if stmts is not None:
+            return list(stmts)
+        try:
+            stmts = parse(sql)
+        except PgError:
+            self._fail()
+            raise
+        if len(self._parse_cache) >= self.PLAN_CACHE_SIZE:
+            self._parse_cache.pop(next(iter(self._parse_cache)))
+        self._parse_cache[sql] = stmts
+        return list(stmts)
+
+    def prepare(self, stmt: Statement, param_oids=()) -> Prepared:
+        if self._status == "E" and stmt.kind != "TransactionStmt":
+            raise errors.InFailedTransaction(IN_FAILED)
+        try:
+            return self._prepare_cached(stmt, param_oids)
+        except PgError:
+            self._fail()
+            raise
+        except Exception as e:
+            self._fail()
+            raise PgError(f"internal error: {type(e).__name__}: {e}", sqlstate="XX000") from e
+
+    def _prepare_cached(self, stmt: Statement, param_oids=()) -> Prepared:
+        oids = tuple(param_oids or ())
+        key = (stmt.text, stmt.query if stmt.kind != "TransactionStmt" else "", oids, stmt.is_async,
+               self.settings.get("search_path"))
+        p = self._cache.get(key)
+        if p is not None and self._fresh(p):
+            return p
+        p = self._prepare(stmt, list(oids))
+        p.requested_oids = oids
+        if p.kind in ("select", "dml"):
+            if len(self._cache) >= self.PLAN_CACHE_SIZE:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = p
+        return p
+
+    def execute(self, prepared: Prepared, params=()) -> Result:
+        if self.closed:
+            raise errors.PgError("session is closed", sqlstate="08003")
+        if prepared.kind == "txn":
+            return prepared.runner(params)
+        if prepared.kind in ("copy_in", "copy_out"):
+            raise errors.ProtocolViolation(f"{prepared.kind} statements run through SqlSession.{prepared.kind}()")
+        if self._status == "E":
+            raise errors.InFailedTransaction(IN_FAILED)
+        try:
+            if prepared.kind in ("select", "dml") and not self._fresh(prepared):
+                prepared = self._replan(prepared)
+            if prepared.kind == "ddl":
+                return self._run_ddl(prepared)
+            if prepared.kind == "util":
+                return prepared.runner(params)
+            return self._run_dml(prepared, params)
+        except PgError:
+            self._fail()
+            raise
+        except Exception as e:   # an internal failure: report XX000 and keep the session usable
+            self._fail()
+            raise PgError(f"internal error: {type(e).__name__}: {e}", sqlstate="XX000") from e
+
+    def execute_sql(self, sql: str, params=()) -> list[Result]:
+        """Parse, prepare and execute every statement of a query string (simple query)."""
+        out = []
+        for st in self.parse(sql):
+            p = self.prepare(st)
+            if p.param_oids and not params:
+                self._fail()
+                raise PgError("there is no parameter $1", sqlstate="42P02",
+                              position=p.param_locations.get(0))
+            out.append(self.execute(p, params))
+        return out
+
+    def cancel(self) -> None:
+        """Cancel the running statement (from another thread): it fails with 57014."""
+        self.cancel_requested = True
+
+    def close(self) -> None:
+        if self._txn is not None:
+            try:
+                self._txn.rollback()
+            except Exception:
+                pass
+        self._txn = None
+        self._state = None
+        self._in_block = False
+        self._status = "I"
+        self.closed = True
+
+    # ------------------------------------------------------------ transactions
+    def _begin_txn(self):
+        if self._txn is None:
+            self._txn = self.kv.begin()
+            self._state = TxnState(self._txn)
+            self._txn_started = time.monotonic()
+        elif self.limits is not None and time.monotonic() - self._txn_started > self.limits.transaction_max_s:
+            raise errors.ProgramLimitExceeded(
+                f"transaction age limit of {self.limits.transaction_max_s}s exceeded")
+        return self._txn
+
+    def _now(self):
+        ts = getattr(self._txn, "start_ts", None)
+        if isinstance(ts, int) and ts > 0:
+            return dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=ts)
+        return dt.datetime.now(dt.timezone.utc)
+
+    def _end_txn(self, commit: bool) -> None:
+        txn, state = self._txn, self._state
+        self._txn = None
+        self._state = None
+        if txn is None:
+            return
+        if not commit:
+            try:
+                txn.rollback()
+            except Exception:
+                pass
+            return
+        if state is not None and state.wrote:
+            self._check_schema(state, txn)
+        txn.commit()
+
+    def _check_schema(self, state: TxnState, txn) -> None:
+        for (schema, name), rev in state.tables_written.items():
+            t = self.catalog.get_table(schema, name)
+            if t is None or t.revision != rev:
+                try:
+                    txn.rollback()
+                except Exception:
+                    pass
+                raise errors.schema_conflict()
+
+    def _fail(self) -> None:
+        if self._in_block:
+            self._status = "E"
+            if self._txn is not None:
+                try:
+                    self._txn.rollback()
+                except Exception:
+                    pass
+                self._txn = None
+                self._state = None
+            self._pending_ddl = None
+        else:
+            self._end_txn(False)
+            self._status = "I"
+
+    def _reset_block(self) -> None:
+        self._in_block = False
+        self._status = "I"
+        self._block_kind = None
+        self._pending_ddl = None
+        self._read_only = False
+
+    def _txn_control(self, stmt: Statement) -> Callable:
+        kind = stmt.node.kind.name
+
+        def begin(params):
+            if self._status == "E":
+                raise errors.InFailedTransaction(IN_FAILED)
+            notices = []
+            if self._in_block:
+                notices.append("there is already a transaction in progress")
+            else:
+                self._in_block = True
+                self._status = "T"
+                self._read_only = False
+            for opt in stmt.node.options or ():
+                if opt.defname == "transaction_read_only":
+                    self._read_only = bool(getattr(opt.arg.val, "ival", 0))
+                elif opt.defname == "transaction_isolation":
+                    pass
+            return Result(None, [], "BEGIN" if kind != "TRANS_STMT_START" else "START TRANSACTION", notices)
+
+        def commit(params):
+            tag = "COMMIT"
+            if not self._in_block:
+                return Result(None, [], tag, ["there is no transaction in progress"])
+            if self._status == "E":
+                self._end_txn(False)
+                self._reset_block()
+                return Result(None, [], "ROLLBACK")
+            try:
+                notices = []
+                rows = None
+                if self._pending_ddl is not None:
+                    action = self._pending_ddl
+                    self._pending_ddl = None
+                    _, notices, rows = action.apply(self._begin_txn())
+                self._end_txn(True)
+            except PgError:
+                self._end_txn(False)
+                self._reset_block()
+                raise
+            self._reset_block()
+            return Result(None, [], tag, notices)
+
+        def rollback(params):
+            if not self._in_block:
+                return Result(None, [], "ROLLBACK", ["there is no transaction in progress"])
+            self._end_txn(False)
+            self._reset_block()
+            return Result(None, [], "ROLLBACK")
+
+        if kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START"):
+            return begin
+        if kind == "TRANS_STMT_COMMIT":
+            return commit
+        if kind == "TRANS_STMT_ROLLBACK":
+            return rollback
+        raise errors.FeatureNotSupported(f"{kind} is not supported")
+
+    # ------------------------------------------------------------ preparing
+    def _fresh(self, p: Prepared) -> bool:
+        for (schema, name), rev in p.tables.items():
+            t = self.catalog.get_table(schema, name)
+            if t is None or t.revision != rev:
+                return False
+        return True
+
+    def _replan(self, p: Prepared) -> Prepared:
+        q = self._prepare(p.stmt, list(p.requested_oids))
+        if q.columns is not None and p.columns is not None and \
+                [(c.type_oid) for c in q.columns] != [(c.type_oid) for c in p.columns]:
+            raise PgError("cached plan must not change result type", sqlstate="0A000")
+        q.requested_oids = p.requested_oids
+        return q
+
+    def _prepare(self, stmt: Statement, param_oids: list[int]) -> Prepared:
+        kind = stmt.kind
+        if kind == "TransactionStmt":
+            return Prepared(stmt, [], None, "txn", self._txn_control(stmt))
+        if kind in DDL_KINDS:
+            action = prepare_ddl(self.catalog, stmt, self)
+            cols = None
+            if action.columns:
+                cols = [ColumnDesc(n, o, -1, T.lookup(o).typlen) for n, o in action.columns]
+            return Prepared(stmt, [], cols, "ddl", action)
+        if kind == "VariableSetStmt":
+            return Prepared(stmt, [], None, "util", self._set_runner(stmt))
+        if kind == "VariableShowStmt":
+            name = stmt.node.name.lower()
+            return Prepared(stmt, [], [ColumnDesc(name, T.TEXT, -1, -1)], "util", self._show_runner(name))
+        if kind == "CopyStmt":
+            return self._prepare_copy(stmt, param_oids)
+        if kind == "DeallocateStmt":
+            name = stmt.node.name
+
+            def dealloc(params):
+                if name is not None:
+                    raise PgError(f'prepared statement "{name}" does not exist', sqlstate="26000")
+                return Result(None, [], "DEALLOCATE ALL")
+            return Prepared(stmt, [], None, "util", dealloc)
+        if kind == "DiscardStmt":
+            target = stmt.node.target.name
+
+            def discard(params):
+                if target == "DISCARD_ALL" and self._in_block:
+                    raise PgError("DISCARD ALL cannot run inside a transaction block", sqlstate="25001")
+                if target in ("DISCARD_ALL", "DISCARD_PLANS"):
+                    self._cache.clear()
+                if target == "DISCARD_ALL":
+                    self.settings = dict(DEFAULT_SETTINGS)
+                    self.settings["session_authorization"] = self.user
+                tag = {"DISCARD_ALL": "DISCARD ALL", "DISCARD_PLANS": "DISCARD PLANS",
+                       "DISCARD_SEQUENCES": "DISCARD SEQUENCES", "DISCARD_TEMP": "DISCARD TEMP"}[target]
+                return Result(None, [], tag)
+            return Prepared(stmt, [], None, "util", discard)
+        if kind == "ExplainStmt":
+            inner = Statement(stmt.node.query, stmt.text, type(stmt.node.query).__name__, stmt.offset,
+                              query=stmt.query)
+            p = self._prepare(inner, param_oids)
+            return Prepared(stmt, p.param_oids, [ColumnDesc("QUERY PLAN", T.TEXT, -1, -1)], "util",
+                            lambda params: Result([ColumnDesc("QUERY PLAN", T.TEXT, -1, -1)],
+                                                  [(line,) for line in p.plan_text], "EXPLAIN"))
+        b = Binder(self.catalog, stmt, param_oids, session=self)
+        env = Env()
+        env.session = self
+        if kind == "SelectStmt":
+            bound = b.bind_select(stmt.node)
+            plan = self.planner.plan_query(bound)
+            columns = _cols(bound.targets)
+
+            def runner(ctx, plan=plan):
+                rows = [tuple(r) for r in run(plan, ctx)]
+                return Result(columns, rows, f"SELECT {len(rows)}")
+            b.resolve_unknown_params()
+            p = Prepared(stmt, b.param_types, columns, "select", runner, b.tables_used, env,
+                         is_write=bound.for_update)
+            p.plan_text = explain(plan)
+            p.param_locations = b.param_locations
+            return p
+        if kind == "InsertStmt":
+            bound = b.bind_insert(stmt.node)
+            plan = self.planner.plan_insert(bound)
+            columns = _cols(bound.returning) if bound.returning else None
+
+            def runner(ctx, plan=plan):
+                n, rows = run_insert(plan, ctx)
+                return Result(columns, [tuple(r) for r in rows], f"INSERT 0 {n}")
+        elif kind == "UpdateStmt":
+            bound = b.bind_update(stmt.node)
+            plan = self.planner.plan_update(bound)
+            columns = _cols(bound.returning) if bound.returning else None
+
+            def runner(ctx, plan=plan):
+                n, rows = run_update(plan, ctx)
+                return Result(columns, [tuple(r) for r in rows], f"UPDATE {n}")
+        elif kind == "DeleteStmt":
+            bound = b.bind_delete(stmt.node)
+            plan = self.planner.plan_delete(bound)
+            columns = _cols(bound.returning) if bound.returning else None
+
+            def runner(ctx, plan=plan):
+                n, rows = run_delete(plan, ctx)
+                return Result(columns, [tuple(r) for r in rows], f"DELETE {n}")
+        else:
+            raise errors.FeatureNotSupported(f"{kind} is not supported")
+        b.resolve_unknown_params()
+        p = Prepared(stmt, b.param_types, columns, "dml", runner, b.tables_used, env, is_write=True)
+        p.plan_text = explain(plan)
+        p.param_locations = b.param_locations
+        return p
+
+    # ------------------------------------------------------------ COPY
+    def _prepare_copy(self, stmt: Statement, param_oids) -> Prepared:
+        from . import copyio as C
+        from .plan import Insert
+        n = stmt.node
+        if n.filename is not None or n.is_program:
+            raise errors.FeatureNotSupported("COPY to or from a file is not supported",
+                                             hint="Use COPY ... FROM STDIN / TO STDOUT (psql's \\copy).")
+        opts = C.parse_options(n.options)
+        b = Binder(self.catalog, stmt, list(param_oids), session=self)
+        if n.is_from:
+            if n.query is not None or n.relation is None:
+                raise errors.FeatureNotSupported("COPY FROM a query is not supported")
+            if n.whereClause is not None:
+                raise errors.FeatureNotSupported("COPY FROM ... WHERE is not supported")
+            t = b.lookup_table(n.relation)
+            if n.attlist:
+                positions = []
+                for a in n.attlist:
+                    c = t.column(a.sval)
+                    if c is None:
+                        raise errors.UndefinedColumn(f'column "{a.sval}" of relation "{t.name}" does not exist')
+                    positions.append(t.column_index(c.id))
+            else:
+                positions = [i for i, c in enumerate(t.columns) if not c.hidden]
+            defaults = [b.default_expr(t, i) for i in range(len(t.columns))]
+            cols = [ColumnDesc(t.columns[p].name, t.columns[p].type_oid, t.columns[p].typmod,
+                               T.lookup(t.columns[p].type_oid).typlen) for p in positions]
+            node = Insert(t, None, None, positions, defaults, [], None)
+            env = Env()
+            env.session = self
+            p = Prepared(stmt, [], None, "copy_in", None, b.tables_used, env, is_write=True)
+            p.copy_options, p.copy_columns, p.copy_insert = opts, cols, node
+            return p
+        if n.query is not None:
+            q = b.bind_select(n.query) if isinstance(n.query, ast_SelectStmt()) else None
+            if q is None:
+                raise errors.FeatureNotSupported("COPY (data-modifying statement) TO is not supported")
+        else:
+            t = b.lookup_table(n.relation)
+            names = [a.sval for a in n.attlist or ()] or [c.name for c in t.visible_columns]
+            import pglast
+            q = b.bind_select(pglast.parse_sql(
+                "SELECT " + ", ".join('"' + x.replace('"', '""') + '"' for x in names) +
+                f' FROM "{t.schema}"."{t.name}"')[0].stmt)
+        plan = self.planner.plan_query(q)
+        cols = _cols(q.targets)
+        env = Env()
+        env.session = self
+        p = Prepared(stmt, [], None, "copy_out", plan, b.tables_used, env)
+        p.copy_options, p.copy_columns = opts, cols
+        return p
+
+    def copy_in(self, prepared: Prepared, chunks) -> Result:
+        """COPY ... FROM STDIN: `chunks` are the CopyData payloads (bytes). One transaction
+        (or part of the open block); returns tag 'COPY n'."""
+        from . import copyio as C
+        from .execute import insert_rows
+        if self._status == "E":
+            raise errors.InFailedTransaction(IN_FAILED)
+        try:
+            return self._copy_in(prepared, chunks, C, insert_rows)
+        except PgError:
+            self._fail()
+            raise
+        except UnicodeDecodeError:
+            self._fail()
+            raise PgError('invalid byte sequence for encoding "UTF8"', sqlstate="22021") from None
+        except Exception as e:
+            self._fail()
+            raise PgError(f"internal error: {type(e).__name__}: {e}", sqlstate="XX000") from e
+
+    def _copy_in(self, p, chunks, C, insert_rows):
+        if self._read_only:
+            raise PgError("cannot execute COPY FROM in a read-only transaction", sqlstate="25006")
+        if self._in_block:
+            if self._block_kind == "ddl":
+                raise errors.FeatureNotSupported(DDL_DML_MESSAGE)
+            self._block_kind = "dml"
+        data = b"".join(bytes(c) for c in chunks)
+        node = p.copy_insert
+        table = node.table
+        types_ = [(table.columns[i].type_oid, table.columns[i].typmod) for i in node.columns]
+        txn = self._begin_txn()
+        env = p.env
+        env.now = self._now()
+        env.params = []
+        ctx = ExecContext(self._state, env, self.limits)
+        env.ctx = ctx
+        dfs = [e.compile(env) for e in node.defaults]
+        rows = []
+        for lineno, rec in enumerate(C.records(data, p.copy_options), start=1):
+            if len(rec) < len(node.columns):
+                raise PgError(f'missing data for column "{table.columns[node.columns[len(rec)]].name}"',
+                              sqlstate="22P04")
+            if len(rec) > len(node.columns):
+                raise PgError("extra data after last expected column", sqlstate="22P04")
+            full = [f(None) for f in dfs]
+            for pos, (oid, typmod), text in zip(node.columns, types_, rec):
+                if text is None:
+                    full[pos] = None
+                else:
+                    t = T.lookup(oid)
+                    full[pos] = t.coerce_typmod(t.text_in(text, -1), typmod) if typmod >= 0 else t.text_in(text)
+            rows.append(full)
+        n, _ = insert_rows(node, rows, ctx)
+        if not self._in_block:
+            self._end_txn(True)
+        return Result(None, [], f"COPY {n}")
+
+    def copy_out(self, prepared: Prepared) -> tuple[list[bytes], Result]:
+        """COPY ... TO STDOUT: (CopyData payloads, Result with tag 'COPY n')."""
+        from . import copyio as C
+        if self._status == "E":
+            raise errors.InFailedTransaction(IN_FAILED)
+        try:
+            self._begin_txn()
+            env = prepared.env
+            env.now = self._now()
+            env.params = []
+            ctx = ExecContext(self._state, env, self.limits)
+            env.ctx = ctx
+            env.generation += 1
+            o = prepared.copy_options
+            oids = [c.type_oid for c in prepared.copy_columns]
+            out = []
+            if o.header and o.format == "csv":
+                out.append(C.format_row([c.name for c in prepared.copy_columns], [T.TEXT] * len(oids), o))
+            n = 0
+            for row in run(prepared.runner, ctx):
+                out.append(C.format_row(row, oids, o))
+                n += 1
+            if not self._in_block:
+                self._end_txn(True)
+            return out, Result(None, [], f"COPY {n}")
+        except PgError:
+            self._fail()
+            raise
+
+    def _set_runner(self, stmt):
+        n = stmt.node
+
+        def run_set(params):
+            name = (n.name or "").lower()
+            k = n.kind.name
+            if name in ("transaction", "session characteristics as transaction"):
+                return Result(None, [], "SET")
+            if k == "VAR_SET_VALUE":
+                vals = []
+                for a in n.args or ():
+                    v = a.val if hasattr(a, "val") else a
+                    if isinstance(v, (list, tuple)):
+                        v = v[0]
+                    vals.append(str(getattr(v, "sval", None) or getattr(v, "ival", None) or
+                                    getattr(v, "fval", None) or getattr(v, "boolval", "")))
+                value = ", ".join(vals)
+                if name == "timezone" and value.upper() not in ("UTC", "GMT", "ETC/UTC", "Z", "0", "+00"):
+                    raise errors.FeatureNotSupported("the time zone is UTC and cannot be changed")
+                self.settings[name] = value
+            elif k in ("VAR_SET_DEFAULT", "VAR_RESET"):
+                self.settings[name] = DEFAULT_SETTINGS.get(name, "")
+            return Result(None, [], "SET" if k != "VAR_RESET" else "RESET")
+        return run_set
+
+    def _show_runner(self, name):
+        def run_show(params):
+            if name == "all":
+                raise errors.FeatureNotSupported("SHOW ALL is not supported")
+            if name not in self.settings:
+                raise errors.UndefinedObject(f'unrecognized configuration parameter "{name}"', sqlstate="42704")
+            return Result([ColumnDesc(name, T.TEXT, -1, -1)], [(self.settings[name],)], "SHOW")
+        return run_show
+
+    # ------------------------------------------------------------ running
+    def _run_ddl(self, p: Prepared) -> Result:
+        action: DdlAction = p.runner
+        if self._in_block:
+            if self._block_kind == "dml":
+                raise errors.FeatureNotSupported(DDL_DML_MESSAGE)
+            if self._block_kind == "ddl":
+                raise errors.FeatureNotSupported(MULTI_DDL_MESSAGE)
+            self._block_kind = "ddl"
+            self._pending_ddl = action
+            return Result(p.columns, [], action.tag)
+        txn = self._begin_txn()
+        try:
+            tag, notices, rows = action.apply(txn)
+        finally:
+            self._end_txn(False)
+        return Result(p.columns, [tuple(r) for r in rows] if rows else [], tag, notices)
+
+    def _run_dml(self, p: Prepared, params) -> Result:
+        if p.is_write:
+            if self._read_only and p.kind == "dml":
+                verb = p.stmt.kind.replace("Stmt", "").upper()
+                raise PgError(f"cannot execute {verb} in a read-only transaction", sqlstate="25006")
+            if self._in_block:
+                if self._block_kind == "ddl":
+                    raise errors.FeatureNotSupported(DDL_DML_MESSAGE)
+                self._block_kind = "dml"
+        txn = self._begin_txn()
+        self.cancel_requested = False
+        env = p.env
+        env.params = list(params or ())
+        if len(env.params) != len(p.param_oids):
+            raise errors.ProtocolViolation(
+                f"bind message supplies {len(env.params)} parameters, but prepared statement \"\" requires "
+                f"{len(p.param_oids)}")
+        env.now = self._now()
+        ctx = ExecContext(self._state, env, self.limits)
+        env.ctx = ctx
+        env.generation += 1
+        result = p.runner(ctx)
+        if not self._in_block:
+            self._end_txn(True)
+        return result
