@@ -72,13 +72,13 @@ def psql(dsql_cluster):
     return _psql
 
 
-@pytest.fixture
-def schema(connect, request):
-    """A fresh schema for one test, so tests sharing the cluster do not collide."""
-    name = "t_" + request.node.name.lower().replace("[", "_").replace("]", "").replace("-", "_")[:40]
-    conn = connect(autocommit=True)
-    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {name}")
-    return name
+@pytest.fixture(scope="session")
+def schema(dsql_cluster):
+    """One schema for the tests' tables (DSQL allows only 10 schemas); table names are unique per test."""
+    import psycopg
+    with psycopg.connect(dsn(dsql_cluster), password=make_token(dsql_cluster), autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS it")
+    return "it"
 
 
 @pytest.fixture(scope="session")

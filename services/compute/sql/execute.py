@@ -612,16 +612,14 @@ def _setop(node: SetOp, ctx):
 # ------------------------------------------------------------------ writes
 
 def _record_out(values, columns) -> str:
+    """A row as PostgreSQL's ExecBuildSlotValueDescription prints it: unquoted, each value cut to 64 chars."""
     parts = []
     for v, c in zip(values, columns):
-        if v is None:
-            parts.append("null")
-            continue
-        s = T.lookup(c.type_oid).text_out(v)
-        if s == "" or any(ch in s for ch in '"\\(),') or any(ch.isspace() for ch in s):
-            s = '"' + s.replace("\\", "\\\\").replace('"', '""') + '"'
-        parts.append(s)
+        parts.append("null" if v is None else T.lookup(c.type_oid).text_out(v)[:VALUE_DESCRIPTION_CHARS_MAX])
     return "(" + ", ".join(parts) + ")"
+
+
+VALUE_DESCRIPTION_CHARS_MAX = 64
 
 
 def _check_row(table, row, codec: TableCodec, ctx: ExecContext) -> None:
