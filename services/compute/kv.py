@@ -1,0 +1,322 @@
+"""The compute's transaction client (sync, thread-safe), used by the SQL engine.
+
+    kv = KV(config, az)
+    txn = kv.begin()                       # start_ts from the compute's hybrid-logical clock
+    txn.get([k1, k2])                      # -> [v1 | None, v2 | None]; one storage Get
+    for k, v in txn.scan(start, end): ...  # storage Scan pages merged with buffered writes
+    txn.put(k, v); txn.delete(k); txn.add_check_key(k)
+    txn.commit()                           # -> commit_ts, or None when nothing was written
+    txn.rollback()
+    kv.close()
+
+Reads run at start_ts against this AZ's storage; when it is unavailable the
+next AZ's storage is tried (every AZ holds a full replica and serves a read at
+start_ts only once it has applied every commit at or below it, so any replica
+gives the same answer). Writes are buffered here and sent at commit as one
+write set to the journal leader, which answers NOT_LEADER + address when asked
+elsewhere. Commits use wait_for_ready, so a journal that is restarting is
+waited for (up to COMMIT_TIMEOUT_S) instead of failing; a commit whose outcome
+is unknown (the call failed after it may have been sent) raises 08007.
+
+One KV per process; a Transaction belongs to one thread at a time.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from typing import Iterator
+
+import grpc
+
+from services.common.config import ClusterConfig
+from services.common.errors import PgError, mutation_conflict
+from services.common.hlc import HLC
+from services.pb.dsql.journal.v1 import journal_pb2 as jpb
+from services.pb.dsql.journal.v1 import journal_pb2_grpc as jgrpc
+from services.pb.dsql.storage.v1 import storage_pb2 as spb
+from services.pb.dsql.storage.v1 import storage_pb2_grpc as sgrpc
+
+READ_TIMEOUT_S = 10.0           # per storage call (storage itself waits at most ~5 s for closed ts)
+READ_RETRY_S = 5.0              # how long to keep trying replicas when all are unavailable
+COMMIT_TIMEOUT_S = 15.0
+REDIRECTS_MAX = 5
+SCAN_PAGE_ROWS = 1000
+GRPC_MESSAGE_BYTES_MAX = 64 * 1024 * 1024
+GRPC_OPTIONS = [
+    ("grpc.max_receive_message_length", GRPC_MESSAGE_BYTES_MAX),
+    ("grpc.max_send_message_length", GRPC_MESSAGE_BYTES_MAX),
+    ("grpc.initial_reconnect_backoff_ms", 50),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+_RETRYABLE_READ = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+def storage_unavailable(detail: str) -> PgError:
+    return PgError("storage is unavailable, retry as needed", sqlstate="08006", detail=detail)
+
+
+def commit_unknown(detail: str) -> PgError:
+    return PgError("the outcome of the commit is unknown", sqlstate="08007", detail=detail)
+
+
+class KV:
+    def __init__(self, config: ClusterConfig, az: str):
+        self.config = config
+        self.az = az
+        self.hlc = HLC()
+        self._lock = threading.Lock()
+        self._channels: dict[str, grpc.Channel] = {}
+        self._storage_stubs: dict[str, sgrpc.StorageStub] = {}
+        self._journal_stubs: dict[str, jgrpc.JournalStub] = {}
+        others = sorted(a for a in config.azs if a != az)
+        self._storage_targets = [config.endpoint(a, "storage").grpc_target
+                                 for a in [az] + others if "storage" in config.azs[a]]
+        self._journal_targets = [config.endpoint(a, "journal").grpc_target
+                                 for a in sorted(config.azs) if "journal" in config.azs[a]]
+        self._leader = self._journal_targets[0]   # static leader: the first AZ's journal
+        self._closed = False
+
+    # -- public -----------------------------------------------------------------------------------
+
+    def begin(self) -> Transaction:
+        return Transaction(self, self.hlc.now())
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            for ch in self._channels.values():
+                ch.close()
+            self._channels.clear()
+            self._storage_stubs.clear()
+            self._journal_stubs.clear()
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def _channel(self, target: str) -> grpc.Channel:
+        ch = self._channels.get(target)
+        if ch is None:
+            if self._closed:
+                raise RuntimeError("KV is closed")
+            ch = self._channels[target] = grpc.insecure_channel(target, options=GRPC_OPTIONS)
+        return ch
+
+    def _storage(self, target: str) -> sgrpc.StorageStub:
+        stub = self._storage_stubs.get(target)
+        if stub is None:
+            with self._lock:
+                stub = self._storage_stubs.get(target)
+                if stub is None:
+                    stub = self._storage_stubs[target] = sgrpc.StorageStub(self._channel(target))
+        return stub
+
+    def _journal(self, target: str) -> jgrpc.JournalStub:
+        stub = self._journal_stubs.get(target)
+        if stub is None:
+            with self._lock:
+                stub = self._journal_stubs.get(target)
+                if stub is None:
+                    stub = self._journal_stubs[target] = jgrpc.JournalStub(self._channel(target))
+        return stub
+
+    def _read(self, method: str, request):
+        """Call Get or Scan on this AZ's storage, failing over to the other replicas."""
+        targets = self._storage_targets
+        deadline = time.monotonic() + READ_RETRY_S
+        errors = []
+        while True:
+            for target in targets:      # own AZ first, always: it is the cheapest hop
+                try:
+                    return getattr(self._storage(target), method)(request, timeout=READ_TIMEOUT_S)
+                except grpc.RpcError as e:
+                    if e.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                        raise PgError(e.details() or "snapshot too old", sqlstate="72000") from None
+                    if e.code() not in _RETRYABLE_READ:
+                        raise PgError(f"storage error: {e.details()}", sqlstate="XX000") from None
+                    errors.append(f"{target}: {e.code().name} {e.details()}")
+            if time.monotonic() >= deadline:
+                raise storage_unavailable("; ".join(errors[-len(targets):]))
+            time.sleep(0.05)
+
+    def _commit(self, request: jpb.CommitRequest) -> jpb.CommitResponse:
+        target = self._leader
+        for _ in range(REDIRECTS_MAX):
+            try:
+                resp = self._journal(target).Commit(request, timeout=COMMIT_TIMEOUT_S, wait_for_ready=True)
+            except grpc.RpcError as e:
+                if e.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION):
+                    raise PgError(f"commit refused: {e.details()}", sqlstate="XX000") from None
+                raise commit_unknown(f"journal {target}: {e.code().name} {e.details()}") from None
+            if resp.outcome == jpb.CommitResponse.NOT_LEADER:
+                if resp.leader:
+                    target = resp.leader
+                    self._leader = target
+                continue
+            return resp
+        raise commit_unknown("no journal leader found")
+
+
+_DELETED = None
+
+
+class Transaction:
+    """Buffered writes over snapshot reads at start_ts (snapshot isolation)."""
+
+    def __init__(self, kv: KV, start_ts: int):
+        self.kv = kv
+        self.start_ts = start_ts
+        self._writes: dict[bytes, bytes | None] = {}
+        self._sorted: list[bytes] | None = []
+        self._check: set[bytes] = set()
+        self.write_count = 0
+        self.write_bytes = 0
+        self.commit_ts: int | None = None
+        self._finished = False
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def get(self, keys: list[bytes]) -> list[bytes | None]:
+        self._check_open()
+        out: list[bytes | None] = [None] * len(keys)
+        missing_idx = []
+        writes = self._writes
+        for i, k in enumerate(keys):
+            if k in writes:
+                out[i] = writes[k]
+            else:
+                missing_idx.append(i)
+        if missing_idx:
+            resp = self.kv._read("Get", spb.GetRequest(read_ts=self.start_ts,
+                                                       keys=[keys[i] for i in missing_idx]))
+            for i, ov in zip(missing_idx, resp.values):
+                if ov.found:
+                    out[i] = ov.value
+        return out
+
+    def scan(self, start: bytes, end: bytes, reverse: bool = False,
+             limit: int | None = None) -> Iterator[tuple[bytes, bytes]]:
+        """Rows of [start, end) (end b"" = unbounded) at start_ts with this transaction's own
+        writes overlaid. Buffered writes are captured when scan() is called, so writing while
+        iterating does not disturb the iteration."""
+        self._check_open()
+        keys = self._sorted_keys()
+        lo = bisect.bisect_left(keys, start)
+        hi = bisect.bisect_left(keys, end) if end else len(keys)
+        buffered = [(k, self._writes[k]) for k in keys[lo:hi]]
+        if reverse:
+            buffered.reverse()
+        deletes = sum(1 for _, v in buffered if v is None)
+        return self._scan(start, end, reverse, limit, buffered, deletes)
+
+    def _scan(self, start, end, reverse, limit, buffered, deletes):
+        if limit is not None and limit <= 0:
+            return
+        page = 0 if limit is None else min(SCAN_PAGE_ROWS, limit + deletes)
+        emitted = 0
+        b = 0
+        nb = len(buffered)
+        for k, v in self._storage_rows(start, end, reverse, page):
+            # Emit buffered rows that come before k.
+            while b < nb and (buffered[b][0] > k if reverse else buffered[b][0] < k):
+                bk, bv = buffered[b]
+                b += 1
+                if bv is not None:
+                    yield bk, bv
+                    emitted += 1
+                    if limit is not None and emitted >= limit:
+                        return
+            if b < nb and buffered[b][0] == k:
+                bv = buffered[b][1]
+                b += 1
+                if bv is None:
+                    continue
+                v = bv
+            yield k, v
+            emitted += 1
+            if limit is not None and emitted >= limit:
+                return
+        while b < nb:
+            bk, bv = buffered[b]
+            b += 1
+            if bv is not None:
+                yield bk, bv
+                emitted += 1
+                if limit is not None and emitted >= limit:
+                    return
+
+    def _storage_rows(self, start, end, reverse, page):
+        while True:
+            resp = self.kv._read("Scan", spb.ScanRequest(read_ts=self.start_ts, start=start, end=end,
+                                                         limit=page, reverse=reverse))
+            for row in resp.rows:
+                yield row.key, row.value
+            if not resp.more or not resp.rows:
+                return
+            last = resp.rows[-1].key
+            if reverse:
+                end = last
+            else:
+                start = last + b"\x00"
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._check_open()
+        self._buffer(key, bytes(value))
+
+    def delete(self, key: bytes) -> None:
+        self._check_open()
+        self._buffer(key, _DELETED)
+
+    def _buffer(self, key: bytes, value: bytes | None) -> None:
+        writes = self._writes
+        if key in writes:
+            self.write_bytes -= len(writes[key] or b"")
+        else:
+            self.write_count += 1
+            self.write_bytes += len(key)
+            if self._sorted is not None:
+                if not self._sorted or key > self._sorted[-1]:
+                    self._sorted.append(key)
+                else:
+                    self._sorted = None       # re-sort lazily on the next scan
+        self.write_bytes += len(value or b"")
+        writes[key] = value
+
+    def add_check_key(self, key: bytes) -> None:
+        self._check_open()
+        self._check.add(bytes(key))
+
+    def _sorted_keys(self) -> list[bytes]:
+        if self._sorted is None:
+            self._sorted = sorted(self._writes)
+        return self._sorted
+
+    # -- end ------------------------------------------------------------------------------------
+
+    def commit(self) -> int | None:
+        self._check_open()
+        self._finished = True
+        if not self._writes:
+            return None
+        req = jpb.CommitRequest(
+            start_ts=self.start_ts,
+            writes=[jpb.Mutation(key=k, delete=True) if v is None else jpb.Mutation(key=k, value=v)
+                    for k, v in self._writes.items()],
+            check_keys=[k for k in self._check if k not in self._writes])
+        resp = self.kv._commit(req)
+        if resp.outcome == jpb.CommitResponse.CONFLICT:
+            raise mutation_conflict()
+        self.kv.hlc.update(resp.commit_ts)
+        self.commit_ts = resp.commit_ts
+        return resp.commit_ts
+
+    def rollback(self) -> None:
+        self._finished = True
+        self._writes.clear()
+        self._sorted = []
+
+    def _check_open(self) -> None:
+        if self._finished:
+            raise RuntimeError("transaction already finished")
