@@ -105,7 +105,7 @@ def test_not_null_and_duplicate_key_messages(s):
     e = err(s, "insert into t values (2, null, 'b c')")
     assert e.sqlstate == "23502"
     assert e.message == 'null value in column "name" of relation "t" violates not-null constraint'
-    assert e.detail == 'Failing row contains (2, null, "b c").'
+    assert e.detail == 'Failing row contains (2, null, b c).'   # PostgreSQL 15 does not quote
     e = err(s, "insert into t values (1, 'x', null)")
     assert e.sqlstate == "23505"
     assert e.message == 'duplicate key value violates unique constraint "t_pkey"'
