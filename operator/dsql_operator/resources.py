@@ -98,6 +98,7 @@ def cluster_config(c: Cluster) -> dict:
         "limits": {model.QUOTA_FIELDS[k]: v for k, v in sorted(c.quotas.items())},
         "max_clock_offset_us": MAX_CLOCK_OFFSET_US,
         "closed_ts_interval_ms": CLOSED_TS_INTERVAL_MS,
+        "extra_hostnames": tls_hostnames(c),
     }
 
 

@@ -64,11 +64,13 @@ class ClusterConfig:
     limits: Limits = Limits()
     max_clock_offset_us: int = 0   # commit-wait; zero when every process shares one clock
     closed_ts_interval_ms: int = 2 # how often the journal publishes the closed timestamp
+    extra_hostnames: tuple[str, ...] = ()   # more names tokens may be signed for (Service DNS names)
 
     @property
     def hostnames(self) -> tuple[str, ...]:
         """Names the endpoint answers to (auth tokens must be signed for one)."""
-        return ("localhost", "127.0.0.1", f"{self.cluster_id}.dsql.{self.region}.on.aws")
+        base = ("localhost", "127.0.0.1", f"{self.cluster_id}.dsql.{self.region}.on.aws")
+        return base + tuple(h for h in self.extra_hostnames if h not in base)
 
     def endpoint(self, az: str, service: str) -> Endpoint:
         return self.azs[az][service]
@@ -84,6 +86,7 @@ class ClusterConfig:
     def from_json(cls, text: str) -> ClusterConfig:
         raw = json.loads(text)
         raw["etcd_endpoints"] = tuple(raw["etcd_endpoints"])
+        raw["extra_hostnames"] = tuple(raw.get("extra_hostnames", ()))
         raw["azs"] = {az: {svc: Endpoint(**ep) for svc, ep in services.items()}
                       for az, services in raw["azs"].items()}
         raw["limits"] = Limits(**raw.get("limits", {}))

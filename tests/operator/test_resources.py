@@ -77,6 +77,8 @@ def test_cluster_json_is_a_cluster_config_the_services_load():
     assert config.limits.max_connections == 50 and config.limits.connection_rate_per_s == 2.5
     assert config.limits.connection_burst == 100          # untouched quotas keep the guide's default
     assert config.client_port == 5432 and config.tls_ca.endswith("/ca.crt")
+    # Tokens signed for the client Service's DNS name are accepted by the relays.
+    assert "demo.db.svc.cluster.local" in config.hostnames and "localhost" in config.hostnames
 
 
 def test_external_etcd_replaces_the_managed_one():
