@@ -14,9 +14,12 @@ next AZ's storage is tried (every AZ holds a full replica and serves a read at
 start_ts only once it has applied every commit at or below it, so any replica
 gives the same answer). Writes are buffered here and sent at commit as one
 write set to the journal leader, which answers NOT_LEADER + address when asked
-elsewhere. Commits use wait_for_ready, so a journal that is restarting is
-waited for (up to COMMIT_TIMEOUT_S) instead of failing; a commit whose outcome
-is unknown (the call failed after it may have been sent) raises 08007.
+elsewhere. With the static journal, commits use wait_for_ready, so a journal
+that is restarting is waited for (up to COMMIT_TIMEOUT_S) instead of failing.
+With Raft (journal_replication = "raft") any journal may lead: an unreachable
+journal or an unknown leader (election) makes the commit try the next journal
+until COMMIT_TIMEOUT_S. A commit whose outcome is unknown (the call failed
+after it may have been sent) raises 08007.
 
 One KV per process; a Transaction belongs to one thread at a time.
 """
@@ -31,7 +34,7 @@ from typing import Iterator
 import grpc
 
 from services.common.config import ClusterConfig
-from services.common.errors import PgError, mutation_conflict
+from services.common.errors import PgError, mutation_conflict, schema_conflict
 from services.common.hlc import HLC
 from services.pb.dsql.journal.v1 import journal_pb2 as jpb
 from services.pb.dsql.journal.v1 import journal_pb2_grpc as jgrpc
@@ -41,6 +44,7 @@ from services.pb.dsql.storage.v1 import storage_pb2_grpc as sgrpc
 READ_TIMEOUT_S = 10.0           # per storage call (storage itself waits at most ~5 s for closed ts)
 READ_RETRY_S = 5.0              # how long to keep trying replicas when all are unavailable
 COMMIT_TIMEOUT_S = 15.0
+COMMIT_RETRY_PAUSE_S = 0.05     # between journals while no leader is known (Raft mode)
 REDIRECTS_MAX = 5
 SCAN_PAGE_ROWS = 1000
 GRPC_MESSAGE_BYTES_MAX = 64 * 1024 * 1024
@@ -51,6 +55,23 @@ GRPC_OPTIONS = [
     ("grpc.max_reconnect_backoff_ms", 1000),
 ]
 _RETRYABLE_READ = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+# Schema version keys: a DDL commits a write of its schema's key through the journal; a writing
+# transaction puts the keys of the schemas it wrote into its check set, so the adjudicator
+# refuses DML that raced a DDL on the same schema (40001 OC001), atomically with the commit.
+# Object id 0xFFFFFFFF is never allocated to a table or index.
+SCHEMA_KEY_PREFIX = b"\xff\xff\xff\xffschema\x00"
+
+
+def schema_key(schema: str) -> bytes:
+    return SCHEMA_KEY_PREFIX + schema.encode("utf-8")
+
+
+def conflict_error(conflict_key: bytes) -> PgError:
+    """The client's error for a key the adjudicator found committed after start_ts."""
+    if conflict_key.startswith(SCHEMA_KEY_PREFIX):
+        return schema_conflict()
+    return mutation_conflict()
 
 
 def storage_unavailable(detail: str) -> PgError:
@@ -75,7 +96,8 @@ class KV:
                                  for a in [az] + others if "storage" in config.azs[a]]
         self._journal_targets = [config.endpoint(a, "journal").grpc_target
                                  for a in sorted(config.azs) if "journal" in config.azs[a]]
-        self._leader = self._journal_targets[0]   # static leader: the first AZ's journal
+        self._leader = self._journal_targets[0]   # static leader: the first AZ's journal; under
+                                                  # Raft a first guess, corrected by redirects
         self._closed = False
 
     # -- public -----------------------------------------------------------------------------------
@@ -140,6 +162,52 @@ class KV:
             time.sleep(0.05)
 
     def _commit(self, request: jpb.CommitRequest) -> jpb.CommitResponse:
+        if self.config.journal_replication != "raft":
+            return self._commit_static(request)
+        # Raft: any journal may lead. Follow NOT_LEADER redirects; when the leader is unknown
+        # (an election) or unreachable, try the other journals, for at most COMMIT_TIMEOUT_S.
+        # A call that failed after it may have been delivered has an unknown outcome (08007).
+        deadline = time.monotonic() + COMMIT_TIMEOUT_S
+        targets = self._journal_targets
+        target = self._leader
+        pos = targets.index(target) if target in targets else 0
+        errors = []
+        redirects = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise commit_unknown("no journal leader found: " + "; ".join(errors[-len(targets):]))
+            try:
+                resp = self._journal(target).Commit(request, timeout=remaining)
+            except grpc.RpcError as e:
+                code = e.code()
+                if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION):
+                    raise PgError(f"commit refused: {e.details()}", sqlstate="XX000") from None
+                if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    raise PgError("the journal is overloaded, retry", sqlstate="53000") from None
+                if not _never_sent(e):
+                    raise commit_unknown(f"journal {target}: {code.name} {e.details()}") from None
+                errors.append(f"{target}: {code.name}")
+                pos = (targets.index(target) + 1) % len(targets) if target in targets else pos
+                target = targets[pos]
+                time.sleep(COMMIT_RETRY_PAUSE_S)
+                continue
+            if resp.outcome == jpb.CommitResponse.NOT_LEADER:
+                redirects += 1
+                if resp.leader and resp.leader != target:
+                    target = resp.leader
+                    if redirects > REDIRECTS_MAX:       # stale hints bouncing: slow down
+                        time.sleep(COMMIT_RETRY_PAUSE_S)
+                else:                   # election in progress or leader not yet serving
+                    errors.append(f"{target}: no leader known")
+                    pos = (pos + 1) % len(targets)
+                    target = targets[pos]
+                    time.sleep(COMMIT_RETRY_PAUSE_S)
+                continue
+            self._leader = target
+            return resp
+
+    def _commit_static(self, request: jpb.CommitRequest) -> jpb.CommitResponse:
         target = self._leader
         for _ in range(REDIRECTS_MAX):
             try:
@@ -155,6 +223,15 @@ class KV:
                 continue
             return resp
         raise commit_unknown("no journal leader found")
+
+
+def _never_sent(e: grpc.RpcError) -> bool:
+    """The call failed before any byte reached a server (no connection could be made), so
+    the commit certainly did not happen and may be sent elsewhere."""
+    if e.code() != grpc.StatusCode.UNAVAILABLE:
+        return False
+    details = (e.details() or "").lower()
+    return "failed to connect" in details or "connection refused" in details
 
 
 _DELETED = None
@@ -307,7 +384,7 @@ class Transaction:
             check_keys=[k for k in self._check if k not in self._writes])
         resp = self.kv._commit(req)
         if resp.outcome == jpb.CommitResponse.CONFLICT:
-            raise mutation_conflict()
+            raise conflict_error(resp.conflict_key)
         self.kv.hlc.update(resp.commit_ts)
         self.commit_ts = resp.commit_ts
         return resp.commit_ts

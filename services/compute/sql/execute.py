@@ -19,7 +19,7 @@ from . import functions as F
 from . import types as T
 from .expr import Env
 from .plan import (Aggregate, Delete, Distinct, Filter, IndexScan, Insert, Join, Limit, PkGet, PkScan, PlanNode,
-                   Project, Result, SetOp, Sort, Trim, Update, Values, VirtualScan, WindowAgg)
+                   Project, ProjectSet, Result, SetOp, Sort, Trim, Update, Values, VirtualScan, WindowAgg)
 
 ROW_LIMIT_MESSAGE = "transaction row limit exceeded"
 
@@ -278,8 +278,13 @@ def _aggregate(node: Aggregate, ctx):
     gfs = [g.compile(env) for g in node.group_by]
     gkeys = [F.sort_key_func(g.type) for g in node.group_by]
     arg_fs = []
+    filt_fs = []
+    ord_fs = []
     for a in node.aggs:
         arg_fs.append([x.compile(env) for x in a.args])
+        filt_fs.append(a.filter.compile(env) if a.filter is not None else None)
+        ord_fs.append([o[0].compile(env) for o in a.order])
+    ordered = any(a.order for a in node.aggs)
     groups: dict = {}
     order = []
     for row in run(node.child, ctx):
@@ -287,10 +292,16 @@ def _aggregate(node: Aggregate, ctx):
         key = tuple((k(v) if (k and v is not None) else v) for k, v in zip(gkeys, gv))
         st = groups.get(key)
         if st is None:
-            st = (gv, [a.make_state() for a in node.aggs], [set() if a.distinct else None for a in node.aggs])
+            st = (gv, [a.make_state() for a in node.aggs], [set() if a.distinct else None for a in node.aggs],
+                  [[] for _ in node.aggs] if ordered else None)
             groups[key] = st
             order.append(key)
-        for agg, state, fs, seen in zip(node.aggs, st[1], arg_fs, st[2]):
+        for j, (agg, state, fs, seen) in enumerate(zip(node.aggs, st[1], arg_fs, st[2])):
+            if filt_fs[j] is not None and filt_fs[j](row) is not True:
+                continue
+            if agg.order:
+                st[3][j].append(([f(row) for f in ord_fs[j]], [f(row) for f in fs]))
+                continue
             if agg.star:
                 state.add(True)
                 continue
@@ -307,8 +318,30 @@ def _aggregate(node: Aggregate, ctx):
         yield [a.make_state().result() for a in node.aggs]
         return
     for key in order:
-        gv, states, _ = groups[key]
+        gv, states, seens, pending = groups[key]
+        if ordered:
+            for agg, state, seen, items in zip(node.aggs, states, seens, pending):
+                if not agg.order:
+                    continue
+                _sort_rows(items, [(d, nf, e.type) for e, d, nf in agg.order])
+                for _, vals in items:
+                    if seen is not None:
+                        k = _hashable(vals[0])
+                        if vals[0] is None or k in seen:
+                            continue
+                        seen.add(k)
+                    state.add(*vals)
         yield gv + [s.result() for s in states]
+
+
+def _project_set(node, ctx):
+    for row in run(node.child, ctx):
+        lists = [row[i] or [] for i in node.srf]
+        for k in range(max((len(x) for x in lists), default=0)):
+            out = list(row)
+            for i, lst in zip(node.srf, lists):
+                out[i] = lst[k] if k < len(lst) else None
+            yield out
 
 
 def _sort(node: Sort, ctx):
@@ -334,7 +367,8 @@ def _distinct(node: Distinct, ctx):
     keys = [F.sort_key_func(t) for t in node.types]
     seen = set()
     for row in run(node.child, ctx):
-        k = tuple((kf(v) if (kf and v is not None) else v) for kf, v in zip(keys, row))
+        vals = row if node.keys is None else [row[i] for i in node.keys]
+        k = tuple((kf(v) if (kf and v is not None) else v) for kf, v in zip(keys, vals))
         if k in seen:
             continue
         seen.add(k)
@@ -443,6 +477,16 @@ def _window(node: WindowAgg, ctx):
         pfs = [e.compile(env) for e in w.partition]
         ofs = [o[0].compile(env) for o in w.order]
         afs = [a.compile(env) for a in w.args]
+        filt = w.filter.compile(env) if w.filter is not None else None
+        frame = w.frame
+        offs = []
+        for which, e in (("starting", frame[2]), ("ending", frame[4])):
+            v = e.compile(env)([]) if e is not None else None
+            if e is not None and v is None:
+                raise PgError(f"frame {which} offset must not be null", sqlstate="22004")
+            if v is not None and v < 0:
+                raise PgError(f"frame {which} offset must not be negative", sqlstate="22013")
+            offs.append(v)
         pkeys = [F.sort_key_func(e.type) for e in w.partition]
         parts: dict = {}
         for i, r in enumerate(rows):
@@ -465,14 +509,19 @@ def _window(node: WindowAgg, ctx):
                 if q < n - 1 and peer_keys[q] != peer_keys[q + 1]:
                     p = q + 1
                 group_end[q] = p
-            vals = _window_values(w, order, rows, afs, group_end, peer_keys, n)
+            group_start = [0] * n
+            for q in range(1, n):
+                group_start[q] = group_start[q - 1] if peer_keys[q] == peer_keys[q - 1] else q
+            bounds = _frame_bounds(frame, offs, n, group_start, group_end)
+            keep = [filt(rows[i]) is True for i in order] if filt is not None else None
+            vals = _window_values(w, order, rows, afs, group_end, peer_keys, n, bounds, keep)
             for pos, i in enumerate(order):
                 extra[i][j] = vals[pos]
     for r, e in zip(rows, extra):
         yield r + e
 
 
-def _window_values(w, order, rows, afs, group_end, peer_keys, n):
+def _window_values(w, order, rows, afs, group_end, peer_keys, n, bounds, keep):
     name = w.name
     args = [[f(rows[i]) for f in afs] for i in order]
     if name == "row_number":
@@ -519,37 +568,78 @@ def _window_values(w, order, rows, afs, group_end, peer_keys, n):
             out.append(args[tgt][0] if 0 <= tgt < n else (a[2] if len(a) > 2 else None))
         return out
 
-    def frame_end(pos):
-        if w.frame == "whole" or not w.order:
-            return n
-        if w.frame == "rows_to_current":
-            return pos + 1
-        return group_end[pos]
     if name in ("first_value", "last_value", "nth_value"):
         out = []
         for pos in range(n):
-            end = frame_end(pos)
+            st, end = bounds[pos]
             if name == "first_value":
-                out.append(args[0][0] if end > 0 else None)
+                out.append(args[st][0] if end > st else None)
             elif name == "last_value":
-                out.append(args[end - 1][0])
+                out.append(args[end - 1][0] if end > st else None)
             else:
                 k = args[pos][1]
                 if k is not None and k <= 0:
                     raise PgError("argument of nth_value must be greater than zero", sqlstate="22016")
-                out.append(args[k - 1][0] if k is not None and k <= end else None)
+                out.append(args[st + k - 1][0] if k is not None and st + k - 1 < end else None)
         return out
-    # aggregates over the frame (running, growing frames only)
+
+    def add(state, i):
+        if keep is not None and not keep[i]:
+            return
+        a = args[i]
+        if w.star:
+            state.add(True)
+        else:
+            state.add(*a)
     out = [None] * n
-    state = w.make_state()
-    done = 0
+    growing = all(b[0] == 0 for b in bounds) and all(bounds[i][1] <= bounds[i + 1][1] for i in range(n - 1))
+    if growing:
+        state = w.make_state()
+        done = 0
+        for pos in range(n):
+            end = bounds[pos][1]
+            while done < end:
+                add(state, done)
+                done += 1
+            out[pos] = state.result()
+        return out
     for pos in range(n):
-        end = frame_end(pos)
-        while done < end:
-            a = args[done]
-            state.add(True if w.star else (a[0] if len(a) == 1 else a[0]))
-            done += 1
+        state = w.make_state()
+        st, end = bounds[pos]
+        for i in range(st, end):
+            add(state, i)
         out[pos] = state.result()
+    return out
+
+
+def _frame_bounds(frame, offs, n, group_start, group_end):
+    """[start, end) of each row's window frame (positions in partition order)."""
+    mode, sk, _, ek, _ = frame
+    so, eo = offs
+    out = []
+    for pos in range(n):
+        if sk == "up":
+            st = 0
+        elif sk == "cr":
+            st = pos if mode == "rows" else group_start[pos]
+        elif sk == "op":
+            st = pos - so
+        elif sk == "of":
+            st = pos + so
+        else:
+            st = n
+        if ek == "uf":
+            end = n
+        elif ek == "cr":
+            end = pos + 1 if mode == "rows" else group_end[pos]
+        elif ek == "op":
+            end = pos - eo + 1
+        elif ek == "of":
+            end = pos + eo + 1
+        else:
+            end = 0
+        st, end = max(0, min(st, n)), max(0, min(end, n))
+        out.append((st, max(st, end)))
     return out
 
 
@@ -638,6 +728,10 @@ def _check_row(table, row, codec: TableCodec, ctx: ExecContext) -> None:
                 n = len(v.encode("utf-8")) if isinstance(v, str) else len(v) if isinstance(v, bytes) else len(str(v))
                 if n > lim.key_column_bytes_max:
                     raise errors.ProgramLimitExceeded("maximum key column size exceeded")
+        for v in row:
+            if isinstance(v, (str, bytes)) and len(v) > lim.column_bytes_max // 4 and \
+                    (len(v.encode("utf-8")) if isinstance(v, str) else len(v)) > lim.column_bytes_max:
+                raise errors.ProgramLimitExceeded("maximum column size exceeded")
 
 
 def _dup_error(table, constraint: str, cols, vals) -> PgError:
@@ -659,6 +753,15 @@ def _limits_check(table, key: bytes, value: bytes, ctx) -> None:
         raise errors.ProgramLimitExceeded("key size too large")
     if len(value) > lim.row_bytes_max:
         raise errors.ProgramLimitExceeded("maximum row size exceeded")
+
+
+def _index_limits_check(entries, ctx) -> None:
+    lim = ctx.limits
+    if lim is None:
+        return
+    for k, _, _ in entries:
+        if len(k) > lim.key_bytes_max:
+            raise errors.ProgramLimitExceeded("key size too large")
 
 
 def _returning(exprs, rows, ctx):
@@ -701,6 +804,7 @@ def insert_rows(node: Insert, rows: list[list], ctx: ExecContext):
         value = codec.row.encode(row)
         _limits_check(table, key, value, ctx)
         idx = codec.index_entries(row, key)
+        _index_limits_check(idx, ctx)
         entries.append((row, key, value, idx))
         check_keys.append(key)
         for k, _, ix in idx:
@@ -781,14 +885,26 @@ def run_update(node: Update, ctx: ExecContext):
     sets = [(p, e.compile(env)) for p, e in node.sets]
     old_rows = list(run(node.source, ctx))
     changes = []
+    out_rows = []
+    w = node.join_width
+    seen = set()
     for old in old_rows:
+        if w is not None:
+            k = codec.pk_key(old[:w])
+            if k in seen:
+                continue    # a target row joined to several FROM rows is updated once
+            seen.add(k)
         new = list(old)
         for p, f in sets:
             new[p] = f(old)
-        changes.append((old, new))
+        if w is not None:
+            changes.append((old[:w], new[:w]))
+        else:
+            changes.append((old, new))
+        out_rows.append(new)
     _apply_changes(table, codec, changes, ctx)
     ctx.state.tables_written[(table.schema, table.name)] = table.revision
-    return len(changes), _returning(node.returning, [n for _, n in changes], ctx)
+    return len(changes), _returning(node.returning, out_rows, ctx)
 
 
 def _apply_changes(table, codec: TableCodec, changes, ctx: ExecContext) -> None:
@@ -806,6 +922,7 @@ def _apply_changes(table, codec: TableCodec, changes, ctx: ExecContext) -> None:
         _limits_check(table, nk, value, ctx)
         old_idx = codec.index_entries(old, ok)
         new_idx = codec.index_entries(new, nk)
+        _index_limits_check(new_idx, ctx)
         prepared.append((old, new, ok, nk, value, old_idx, new_idx))
         if nk != ok:
             check.append(nk)
@@ -857,7 +974,17 @@ def run_delete(node: Delete, ctx: ExecContext):
     table = node.table
     codec = codec_for(table)
     rows = list(run(node.source, ctx))
+    if node.join_width is not None:
+        seen, uniq = set(), []
+        for r in rows:
+            k = codec.pk_key(r[:node.join_width])
+            if k not in seen:
+                seen.add(k)
+                uniq.append(r)
+        rows = uniq
+    w = node.join_width
     for row in rows:
+        row = row[:w] if w is not None else row
         k = codec.pk_key(row)
         ctx.txn.delete(k)
         idx = codec.index_entries(row, k)
@@ -876,7 +1003,7 @@ def table_has_rows(txn, table) -> bool:
 
 
 _RUNNERS = {
-    Result: _result, PkGet: _pk_get, PkScan: _pk_scan, IndexScan: _index_scan, Filter: _filter, Project: _project,
+    ProjectSet: _project_set, Result: _result, PkGet: _pk_get, PkScan: _pk_scan, IndexScan: _index_scan, Filter: _filter, Project: _project,
     Trim: _trim, Aggregate: _aggregate, Sort: _sort, Distinct: _distinct, Limit: _limit, Join: _join,
     SetOp: _setop, Values: _values, WindowAgg: _window, VirtualScan: _virtual,
 }

@@ -113,9 +113,10 @@ def validate(st: Statement) -> None:
                                          else "unsupported statement")
     if kind == "TransactionStmt":
         k = node.kind.name if hasattr(node.kind, "name") else str(node.kind)
-        if "SAVEPOINT" in k or k in ("TRANS_STMT_PREPARE", "TRANS_STMT_COMMIT_PREPARED",
-                                     "TRANS_STMT_ROLLBACK_PREPARED"):
-            raise errors.FeatureNotSupported("SAVEPOINT not supported" if "SAVEPOINT" in k
+        savepoint = "SAVEPOINT" in k or k in ("TRANS_STMT_RELEASE", "TRANS_STMT_ROLLBACK_TO")
+        if savepoint or k in ("TRANS_STMT_PREPARE", "TRANS_STMT_COMMIT_PREPARED",
+                              "TRANS_STMT_ROLLBACK_PREPARED"):
+            raise errors.FeatureNotSupported("SAVEPOINT not supported" if savepoint
                                              else "unsupported statement")
         return
     if kind == "CreateStmt":

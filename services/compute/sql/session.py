@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
+import sys
 import time
 from typing import Any, Callable
 
@@ -23,10 +25,14 @@ from .bind import Binder
 from .ddl import DdlAction, prepare_ddl
 from .execute import ExecContext, TxnState, run, run_delete, run_insert, run_update
 from .expr import Env
+from .. import txnmetrics as txn_metrics
+from ..kv import schema_key
 from .parse import DDL_KINDS, Statement, parse
 from .plan import Planner, explain
 
 IN_FAILED = "current transaction is aborted, commands ignored until end of transaction block"
+FOR_UPDATE_READ_ONLY_MESSAGE = "SELECT FOR UPDATE in a read-only transaction is a no-op"
+_TRUE_WORDS = ("on", "true", "yes", "1", "t", "y")
 DDL_DML_MESSAGE = "ddl and dml are not supported in the same transaction"
 MULTI_DDL_MESSAGE = "unsupported mix of ddl statements in the same transaction"
 
@@ -89,6 +95,12 @@ class Prepared:
         self.plan_text: list[str] = []
 
 
+def _abort_reason(e) -> str:
+    if isinstance(e, PgError) and e.sqlstate == "54000":
+        return "age_limit" if "age limit" in e.message else "limit"
+    return "error"
+
+
 class SqlSession:
     PLAN_CACHE_SIZE = 256
 
@@ -113,6 +125,8 @@ class SqlSession:
         self.closed = False
         self.cancel_requested = False
         self._txn_started = 0.0
+        self.clock = time.monotonic           # transaction age; tests may inject another clock
+        txn_metrics.set_limits(limits)
 
     # ------------------------------------------------------------ API
     @property
@@ -217,11 +231,20 @@ class SqlSession:
         if self._txn is None:
             self._txn = self.kv.begin()
             self._state = TxnState(self._txn)
-            self._txn_started = time.monotonic()
-        elif self.limits is not None and time.monotonic() - self._txn_started > self.limits.transaction_max_s:
+            self._txn_started = self.clock()
+        else:
+            self._check_age()
+        return self._txn
+
+    def _check_age(self) -> None:
+        if self.limits is not None and self.clock() - self._txn_started > self.limits.transaction_max_s:
             raise errors.ProgramLimitExceeded(
                 f"transaction age limit of {self.limits.transaction_max_s}s exceeded")
-        return self._txn
+
+    def _effective_read_only(self) -> bool:
+        if self._in_block:
+            return self._read_only
+        return self.settings.get("default_transaction_read_only", "off") == "on"
 
     def _now(self):
         ts = getattr(self._txn, "start_ts", None)
@@ -229,7 +252,7 @@ class SqlSession:
             return dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=ts)
         return dt.datetime.now(dt.timezone.utc)
 
-    def _end_txn(self, commit: bool) -> None:
+    def _end_txn(self, commit: bool, reason: str = "rollback") -> None:
         txn, state = self._txn, self._state
         self._txn = None
         self._state = None
@@ -240,10 +263,24 @@ class SqlSession:
                 txn.rollback()
             except Exception:
                 pass
+            if state is not None and state.wrote:
+                txn_metrics.aborted(reason)
             return
-        if state is not None and state.wrote:
-            self._check_schema(state, txn)
-        txn.commit()
+        wrote = state is not None and state.wrote
+        try:
+            if wrote:
+                self._check_age()
+                self._check_schema(state, txn)
+                for schema in {sch for sch, _ in state.tables_written}:
+                    txn.add_check_key(schema_key(schema))
+            txn.commit()
+        except PgError as e:
+            if e.sqlstate == "40001":
+                txn_metrics.aborted("OC001" if "OC001" in e.message else "OC000")
+            elif wrote:
+                txn_metrics.aborted(_abort_reason(e))
+            raise
+        txn_metrics.committed(state, self.clock() - self._txn_started)
 
     def _check_schema(self, state: TxnState, txn) -> None:
         for (schema, name), rev in state.tables_written.items():
@@ -255,10 +292,37 @@ class SqlSession:
                     pass
                 raise errors.schema_conflict()
 
+    def _catalog_shape(self) -> dict:
+        """schema -> its tables' (name, revision) pairs: what a DDL may change."""
+        shape = {sc.name: set() for sc in self.catalog.schemas()}
+        for t in self.catalog.tables():
+            shape.setdefault(t.schema, set()).add((t.name, t.revision))
+        return shape
+
+    def _publish_ddl(self, before: dict) -> None:
+        """After a DDL changed the catalog, commit a write of each changed schema's version key
+        through the journal, so that DML on those schemas that started earlier gets OC001."""
+        after = self._catalog_shape()
+        changed = sorted(n for n in set(before) | set(after) if before.get(n) != after.get(n))
+        if not changed:
+            return
+        try:
+            txn = self.kv.begin()
+            stamp = str(getattr(txn, "start_ts", 0)).encode()
+            for name in changed:
+                txn.put(schema_key(name), stamp)
+            txn.commit()
+        except Exception:   # noqa: BLE001 - the DDL itself is done; racing DML still meets _check_schema
+            logging.getLogger("compute.sql").warning("could not publish the schema version of %s", changed,
+                                                     exc_info=True)
+
     def _fail(self) -> None:
+        reason = _abort_reason(sys.exc_info()[1])
         if self._in_block:
             self._status = "E"
             if self._txn is not None:
+                if self._state is not None and self._state.wrote:
+                    txn_metrics.aborted(reason)
                 try:
                     self._txn.rollback()
                 except Exception:
@@ -267,7 +331,7 @@ class SqlSession:
                 self._state = None
             self._pending_ddl = None
         else:
-            self._end_txn(False)
+            self._end_txn(False, reason)
             self._status = "I"
 
     def _reset_block(self) -> None:
@@ -289,7 +353,7 @@ class SqlSession:
             else:
                 self._in_block = True
                 self._status = "T"
-                self._read_only = False
+                self._read_only = self.settings.get("default_transaction_read_only", "off") == "on"
             for opt in stmt.node.options or ():
                 if opt.defname == "transaction_read_only":
                     self._read_only = bool(getattr(opt.arg.val, "ival", 0))
@@ -311,8 +375,12 @@ class SqlSession:
                 if self._pending_ddl is not None:
                     action = self._pending_ddl
                     self._pending_ddl = None
+                    before = self._catalog_shape()
                     _, notices, rows = action.apply(self._begin_txn())
-                self._end_txn(True)
+                    self._end_txn(True)
+                    self._publish_ddl(before)
+                else:
+                    self._end_txn(True)
             except PgError:
                 self._end_txn(False)
                 self._reset_block()
@@ -520,7 +588,7 @@ class SqlSession:
             raise PgError(f"internal error: {type(e).__name__}: {e}", sqlstate="XX000") from e
 
     def _copy_in(self, p, chunks, C, insert_rows):
-        if self._read_only:
+        if self._effective_read_only():
             raise PgError("cannot execute COPY FROM in a read-only transaction", sqlstate="25006")
         if self._in_block:
             if self._block_kind == "ddl":
@@ -592,8 +660,27 @@ class SqlSession:
         def run_set(params):
             name = (n.name or "").lower()
             k = n.kind.name
-            if name in ("transaction", "session characteristics as transaction"):
-                return Result(None, [], "SET")
+            if name in ("transaction", "session characteristics"):
+                # The isolation level is always repeatable read (snapshot isolation); drivers that
+                # ask for another level still work. READ ONLY / READ WRITE are honoured.
+                notices = []
+                for opt in n.args or ():
+                    if getattr(opt, "defname", None) != "transaction_read_only":
+                        continue
+                    ro = bool(getattr(opt.arg.val, "ival", 0))
+                    if name == "transaction":
+                        if not self._in_block:
+                            notices.append("SET TRANSACTION can only be used in transaction blocks")
+                        elif not ro and self._read_only and self._state is not None:
+                            raise PgError("transaction read-write mode must be set before any query",
+                                          sqlstate="25001")
+                        else:
+                            self._read_only = ro
+                    else:
+                        self.settings["default_transaction_read_only"] = "on" if ro else "off"
+                return Result(None, [], "SET", notices)
+            if name in ("transaction_isolation", "default_transaction_isolation"):
+                return Result(None, [], "SET" if k != "VAR_RESET" else "RESET")
             if k == "VAR_SET_VALUE":
                 vals = []
                 for a in n.args or ():
@@ -603,6 +690,12 @@ class SqlSession:
                     vals.append(str(getattr(v, "sval", None) or getattr(v, "ival", None) or
                                     getattr(v, "fval", None) or getattr(v, "boolval", "")))
                 value = ", ".join(vals)
+                if name in ("default_transaction_read_only", "transaction_read_only"):
+                    value = "on" if value.lower() in _TRUE_WORDS else "off"
+                    if name == "transaction_read_only":
+                        if self._in_block:
+                            self._read_only = value == "on"
+                        return Result(None, [], "SET")
                 if name == "timezone" and value.upper() not in ("UTC", "GMT", "ETC/UTC", "Z", "0", "+00"):
                     raise errors.FeatureNotSupported("the time zone is UTC and cannot be changed")
                 self.settings[name] = value
@@ -615,6 +708,9 @@ class SqlSession:
         def run_show(params):
             if name == "all":
                 raise errors.FeatureNotSupported("SHOW ALL is not supported")
+            if name == "transaction_read_only":
+                return Result([ColumnDesc(name, T.TEXT, -1, -1)],
+                              [("on" if self._effective_read_only() else "off",)], "SHOW")
             if name not in self.settings:
                 raise errors.UndefinedObject(f'unrecognized configuration parameter "{name}"', sqlstate="42704")
             return Result([ColumnDesc(name, T.TEXT, -1, -1)], [(self.settings[name],)], "SHOW")
@@ -623,6 +719,8 @@ class SqlSession:
     # ------------------------------------------------------------ running
     def _run_ddl(self, p: Prepared) -> Result:
         action: DdlAction = p.runner
+        if self._effective_read_only():
+            raise PgError(f"cannot execute {action.tag} in a read-only transaction", sqlstate="25006")
         if self._in_block:
             if self._block_kind == "dml":
                 raise errors.FeatureNotSupported(DDL_DML_MESSAGE)
@@ -632,17 +730,21 @@ class SqlSession:
             self._pending_ddl = action
             return Result(p.columns, [], action.tag)
         txn = self._begin_txn()
+        before = self._catalog_shape()
         try:
             tag, notices, rows = action.apply(txn)
         finally:
             self._end_txn(False)
+        self._publish_ddl(before)
         return Result(p.columns, [tuple(r) for r in rows] if rows else [], tag, notices)
 
     def _run_dml(self, p: Prepared, params) -> Result:
         if p.is_write:
-            if self._read_only and p.kind == "dml":
-                verb = p.stmt.kind.replace("Stmt", "").upper()
-                raise PgError(f"cannot execute {verb} in a read-only transaction", sqlstate="25006")
+            if self._effective_read_only():
+                if p.kind == "dml":
+                    verb = p.stmt.kind.replace("Stmt", "").upper()
+                    raise PgError(f"cannot execute {verb} in a read-only transaction", sqlstate="25006")
+                raise PgError(FOR_UPDATE_READ_ONLY_MESSAGE, sqlstate="25006")
             if self._in_block:
                 if self._block_kind == "ddl":
                     raise errors.FeatureNotSupported(DDL_DML_MESSAGE)

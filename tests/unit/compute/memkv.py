@@ -96,7 +96,8 @@ class MemTxn:
             for k in set(self.writes) | self.checks:
                 vs = kv._versions.get(k)
                 if vs and vs[-1][0] > self.start_ts:
-                    raise errors.mutation_conflict()
+                    from services.compute.kv import conflict_error
+                    raise conflict_error(k)
             kv._clock += 1
             ts = kv._clock
             for k, v in self.writes.items():

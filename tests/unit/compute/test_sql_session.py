@@ -497,16 +497,25 @@ def test_system_views(s):
 
 def test_cancel_and_transaction_age(env):
     cat, kv = env
-    s = SqlSession(catalog=cat, kv=kv, limits=Limits(transaction_max_s=0))
+    s = SqlSession(catalog=cat, kv=kv, limits=Limits())
+    now = [1000.0]
+    s.clock = lambda: now[0]                      # an injected clock instead of sleeping 300 s
     run(s, "create table t (a int primary key)")
     run(s, "insert into t select 1")
     run(s, "begin")
     run(s, "select 1")
-    import time as _t
-    _t.sleep(0.01)
+    now[0] += 300.5
     e = err(s, "select 2")
-    assert (e.sqlstate, e.message) == ("54000", "transaction age limit of 0s exceeded")
+    assert (e.sqlstate, e.message) == ("54000", "transaction age limit of 300s exceeded")
     run(s, "rollback")
+    # a write transaction that outlives the limit commits nothing
+    run(s, "begin")
+    run(s, "insert into t values (1000)")
+    now[0] += 301
+    e = err(s, "commit")
+    assert (e.sqlstate, e.message) == ("54000", "transaction age limit of 300s exceeded")
+    assert s.txn_status == "I"
+    assert rows(s, "select count(*) from t where a = 1000") == [(0,)]
     s2 = SqlSession(catalog=cat, kv=kv, limits=Limits())
     run(s2, "insert into t values " + ", ".join(f"({i})" for i in range(2, 400)))
     p = s2.prepare(s2.parse("select count(*) from t a join t b on a.a = b.a")[0], [])
