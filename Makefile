@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STATE ?= .state
 
-.PHONY: run test unit integration protos check-protos down status clean
+.PHONY: run test unit integration difftest protos check-protos down status clean
 
 $(STAMP): pyproject.toml
 	@command -v psql >/dev/null || (apt-get update -qq && apt-get install -y -qq postgresql-client)
@@ -30,6 +30,10 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+
+# Issue 3: the SQL corpus (tests/difftest/corpus) on our cluster vs a throwaway PostgreSQL 15.
+difftest: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider tests/difftest $(PYTEST_ARGS)
 
 protos: $(STAMP)
 	$(PY) tools/gen_protos.py

@@ -1,4 +1,5 @@
-"""One local cluster per test session, started with `dsql up --detach`.
+"""Fixtures of the integration tests. The session fixtures `dsql_cluster` and `pg_oracle` live in
+tests/conftest.py (shared with tests/difftest, so one cluster serves the whole session).
 
 Tests connect through the real relay over TLS with real auth tokens, with psql
 and psycopg. The cluster is stopped (every process by its pid) at the end.
@@ -20,23 +21,6 @@ from services.launcher import cluster
 from services.launcher.cli import dsn, make_token
 
 DSQL = [sys.executable, "-m", "services.launcher.cli"]
-
-
-@pytest.fixture(scope="session")
-def dsql_cluster():
-    state = pathlib.Path(tempfile.mkdtemp(prefix="dsql-it-"))
-    port = cluster.free_port()
-    up = subprocess.run([*DSQL, "--state-dir", str(state), "up", "--detach", "--port", str(port)],
-                        capture_output=True, text=True, timeout=180)
-    if up.returncode != 0:
-        logs = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in (state / "logs").glob("*.log"))
-        subprocess.run([*DSQL, "--state-dir", str(state), "down"], timeout=60)
-        pytest.fail(f"dsql up failed:\n{up.stdout}\n{up.stderr}\n{logs}")
-    config = ClusterConfig.load(state / "cluster.json")
-    yield config
-    subprocess.run([*DSQL, "--state-dir", str(state), "down"], capture_output=True, timeout=120)
-    if not os.environ.get("DSQL_KEEP_STATE"):
-        shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture
@@ -79,14 +63,3 @@ def schema(dsql_cluster):
     with psycopg.connect(dsn(dsql_cluster), password=make_token(dsql_cluster), autocommit=True) as conn:
         conn.execute("CREATE SCHEMA IF NOT EXISTS it")
     return "it"
-
-
-@pytest.fixture(scope="session")
-def pg_oracle():
-    from tests import pg_oracle
-    reason = pg_oracle.available()
-    if reason:
-        pytest.skip(reason)
-    oracle = pg_oracle.Oracle(cluster.free_port()).start()
-    yield oracle
-    oracle.stop()

@@ -17,6 +17,7 @@ from services.common.errors import PgError
 from . import functions as F
 from . import sysviews
 from . import types as T
+from .arrays import ARRAY_FUNCS, ArrayBinder, is_array
 from .expr import (AggCall, BoolOp, BoolTest, Case, Coalesce, ColRef, Const, Expr, Func, InList,
                    NullTest, Param, WindowCall, contains_agg, replace)
 from .parse import Statement
@@ -36,6 +37,7 @@ class RangeEntry:
     hidden: list[bool]
     offset: int = 0                 # position of the first column in the combined row
     merged: set = dataclasses.field(default_factory=set)   # JOIN USING columns shown by the other side
+    coalesced: dict = dataclasses.field(default_factory=dict)   # FULL JOIN USING: name -> (other entry, index)
 
 
 class Scope:
@@ -122,6 +124,7 @@ class BoundSelect:
     for_update: bool = False
     has_agg: bool = False
     windows: list = dataclasses.field(default_factory=list)   # WindowCalls, evaluated after aggregation
+    distinct_on: list = dataclasses.field(default_factory=list)   # DISTINCT ON expressions
 
 
 @dataclasses.dataclass
@@ -146,6 +149,7 @@ class BoundUpdate:
     sets: list[tuple[int, Expr]]    # (column position, new value)
     where: Expr | None
     returning: list[tuple[str, Expr]]
+    from_: Any = None               # UPDATE ... FROM items (columns after the target's)
 
 
 @dataclasses.dataclass
@@ -154,6 +158,7 @@ class BoundDelete:
     entry: RangeEntry
     where: Expr | None
     returning: list[tuple[str, Expr]]
+    from_: Any = None               # DELETE ... USING items (columns after the target's)
 
 
 # ------------------------------------------------------------------ helpers
@@ -207,9 +212,11 @@ def type_from_typename(tn: ast.TypeName, stmt: Statement | None = None) -> tuple
     t = T.by_name(name) if name else None
     if name == "timestamp" and t is None:
         t = T.by_name("timestamp")
-    if tn.arrayBounds:
-        raise errors.FeatureNotSupported("array types not supported",
-                                         position=stmt.position(tn.location) if stmt else None)
+    if tn.arrayBounds and t is not None:
+        if t.oid not in T.ARRAY_OF or len(tn.arrayBounds) > 1:
+            raise errors.FeatureNotSupported("this array type is not supported",
+                                             position=stmt.position(tn.location) if stmt else None)
+        return T.ARRAY_OF[t.oid], -1
     if t is None:
         raise errors.UndefinedObject(f'type "{".".join(names) if names[0] != "pg_catalog" else name}" does not exist',
                                      position=stmt.position(tn.location) if stmt else None)
@@ -275,8 +282,12 @@ def expr_key(e: Expr):
         return ("param", e.index)
     if isinstance(e, Func):
         return ("func", e.name, e.type, tuple(expr_key(a) for a in e.args))
+    if isinstance(e, Coalesce):
+        return ("coalesce", e.name, e.type, tuple(expr_key(a) for a in e.args))
     if isinstance(e, AggCall):
-        return ("agg", e.name, e.star, e.distinct, tuple(expr_key(a) for a in e.args))
+        return ("agg", e.name, e.star, e.distinct, tuple(expr_key(a) for a in e.args),
+                expr_key(e.filter) if e.filter is not None else None,
+                tuple((expr_key(x), d, nf) for x, d, nf in e.order))
     return ("node", id(e))
 
 
@@ -293,7 +304,7 @@ _SVF = {
 
 # ------------------------------------------------------------------ the binder
 
-class Binder:
+class Binder(ArrayBinder):
     def __init__(self, catalog, stmt: Statement, param_types: list[int] | None = None, session=None):
         self.catalog = catalog
         self.stmt = stmt
@@ -406,9 +417,23 @@ class Binder:
     def fold(self, e: Expr) -> Expr:
         """Evaluate strict, non-volatile functions of constants now (errors get positions)."""
         if isinstance(e, Func) and not e.volatile and all(isinstance(a, Const) for a in e.args):
-            v = e.compile(None)(None)
+            if getattr(self, "_lazy", 0):
+                # inside CASE / COALESCE / AND / OR an arm may never run: leave its errors to run time
+                try:
+                    v = e.compile(None)(None)
+                except PgError:
+                    return e
+            else:
+                v = e.compile(None)(None)
             return Const(v, e.type, e.typmod, e.location)
         return e
+
+    def _lazily(self, fn):
+        self._lazy = getattr(self, "_lazy", 0) + 1
+        try:
+            return fn()
+        finally:
+            self._lazy -= 1
 
     def assign(self, e: Expr, col, what: str = "column") -> Expr:
         """Assignment coercion to a column (INSERT/UPDATE)."""
@@ -463,8 +488,23 @@ class Binder:
     def x_ParamRef(self, n, scope, allow_agg):
         return self.param(n.number, n)
 
+    def x_CollateClause(self, n, scope, allow_agg):
+        coll = _str_nodes(n.collname)[-1]
+        e = self.expr(n.arg, scope, allow_agg)
+        if coll not in ("C", "POSIX", "default", "ucs_basic"):
+            raise PgError(f'collation "{coll}" for encoding "UTF8" does not exist', sqlstate="42704",
+                          position=self.pos(n))
+        if e.type == T.UNKNOWN:
+            e = self.coerce(e, T.TEXT)
+        if F.category(e.type) != "S":
+            raise PgError(f"collations are not supported by type {F.type_name(e.type)}", sqlstate="42804",
+                          position=self.pos(n))
+        return e
+
     def x_TypeCast(self, n, scope, allow_agg):
         oid, typmod = type_from_typename(n.typeName, self.stmt)
+        if isinstance(n.arg, ast.A_ArrayExpr) and not n.arg.elements and is_array(oid):
+            return Const([], oid, location=self.pos(n))
         arg = self.expr(n.arg, scope, allow_agg)
         if isinstance(arg, Const) and arg.type == T.UNKNOWN:
             arg.location = self.pos(n.arg) if arg.location is None else arg.location
@@ -490,6 +530,8 @@ class Binder:
             e, i = hit
             oid, typmod = e.types[i]
             if depth == 0:
+                if len(names) == 1 and col in e.coalesced:
+                    return self._using_coalesce(e, i, col, loc)
                 return ColRef(e.offset + i, oid, typmod, name=col, location=loc)
             self.outer_refs += 1
             return OuterRef(depth, e.offset + i, oid, typmod, name=col, location=loc)
@@ -501,6 +543,14 @@ class Binder:
             raise errors.UndefinedTable(f'invalid reference to FROM-clause entry for table "{qual}"', position=loc,
                                         hint=f'Perhaps you meant to reference the table alias "{alias}".')
         raise errors.UndefinedTable(f'missing FROM-clause entry for table "{qual}"', position=loc)
+
+    def _using_coalesce(self, e, i, col, loc):
+        """The merged column of FULL JOIN ... USING: COALESCE(left, right)."""
+        oe, oi = e.coalesced[col]
+        a = ColRef(e.offset + i, e.types[i][0], e.types[i][1], name=col, location=loc)
+        b = ColRef(oe.offset + oi, oe.types[oi][0], oe.types[oi][1], name=col, location=loc)
+        t = select_common_type([a.type, b.type], "JOIN/USING", loc)
+        return Coalesce([self.coerce(a, t), self.coerce(b, t)], t)
 
     def _find_column(self, scope: Scope, names: list[str], loc, first: bool):
         """(entry, column index) of a column reference in one scope, None if it has no such name."""
@@ -529,10 +579,13 @@ class Binder:
         kind = n.kind.name
         op = _str_nodes(n.name)[-1] if n.name else None
         loc = self.pos(n)
+        if kind == "AEXPR_OP" and isinstance(n.lexpr, ast.RowExpr) and isinstance(n.rexpr, ast.RowExpr):
+            return self._row_compare(op, n, scope, allow_agg, loc)
         if kind == "AEXPR_OP":
             if n.lexpr is None:
                 arg = self.expr(n.rexpr, scope, allow_agg)
-                if isinstance(arg, Const) and arg.type in F.NUM_RANK and op == "-" and arg.value is not None:
+                if isinstance(arg, Const) and arg.type in F.NUM_RANK and op == "-" and arg.value is not None \
+                        and isinstance(n.rexpr, ast.A_Const):
                     v = -arg.value
                     t = arg.type
                     if t == T.INT8 and -(1 << 31) <= v < (1 << 31):
@@ -541,6 +594,10 @@ class Binder:
                 r = F.resolve_unary(op, arg.type, loc)
                 arg = self.coerce(arg, r.ltype)
                 return self.fold(Func(op, r.fn, [arg], r.result, location=loc))
+            left = self.expr(n.lexpr, scope, allow_agg)
+            right = self.expr(n.rexpr, scope, allow_agg)
+            return self.binop(op, left, right, loc)
+        if kind == "AEXPR_SIMILAR":
             left = self.expr(n.lexpr, scope, allow_agg)
             right = self.expr(n.rexpr, scope, allow_agg)
             return self.binop(op, left, right, loc)
@@ -579,10 +636,29 @@ class Binder:
             eq = Func("=", r.fn, [self.coerce(a, r.ltype), self.coerce(b, r.rtype)], T.BOOL, location=loc)
             return _Distinct(eq, kind == "AEXPR_NOT_DISTINCT")
         if kind == "AEXPR_OP_ANY" or kind == "AEXPR_OP_ALL":
-            raise errors.FeatureNotSupported("ANY/ALL with arrays is not supported", position=loc)
+            return self.array_any_all(n, scope, allow_agg, kind, op, loc)
         raise errors.FeatureNotSupported(f"expression {kind} not supported", position=loc)
 
+    def _row_compare(self, op, n, scope, allow_agg, loc) -> Expr:
+        ls = [self.expr(x, scope, allow_agg) for x in n.lexpr.args or ()]
+        rs = [self.expr(x, scope, allow_agg) for x in n.rexpr.args or ()]
+        if len(ls) != len(rs):
+            raise PgError("unequal number of entries in row expressions", sqlstate="42601", position=loc)
+        if op == "!=":
+            op = "<>"
+        if op in ("=", "<>"):
+            parts = [self.binop(op, a, b, loc) for a, b in zip(ls, rs)]
+            return parts[0] if len(parts) == 1 else BoolOp("AND" if op == "=" else "OR", parts)
+        if op not in ("<", "<=", ">", ">="):
+            raise errors.FeatureNotSupported(f"row comparison with {op} is not supported", position=loc)
+        acc = self.binop(op, ls[-1], rs[-1], loc)
+        for a, b in zip(reversed(ls[:-1]), reversed(rs[:-1])):
+            acc = BoolOp("OR", [self.binop(op[0], a, b, loc), BoolOp("AND", [self.binop("=", a, b, loc), acc])])
+        return acc
+
     def binop(self, op: str, left: Expr, right: Expr, loc) -> Expr:
+        if is_array(left.type) or is_array(right.type):
+            return self.array_binop(op, left, right, loc)
         r = F.resolve_binop(op, left.type, right.type, loc)
         if op == "||" and (left.type not in F.STRINGS or right.type not in F.STRINGS):
             # anynonarray || text: the non-text side goes through its output function
@@ -618,7 +694,8 @@ class Binder:
 
     def x_BoolExpr(self, n, scope, allow_agg):
         op = {"AND_EXPR": "AND", "OR_EXPR": "OR", "NOT_EXPR": "NOT"}[n.boolop.name]
-        args = [self.to_bool(self.expr(a, scope, allow_agg), op) for a in n.args]
+        args = [self.to_bool(self.expr(a, scope, allow_agg), op) for a in n.args[:1]]
+        args += self._lazily(lambda: [self.to_bool(self.expr(a, scope, allow_agg), op) for a in n.args[1:]])
         return BoolOp(op, args)
 
     def x_NullTest(self, n, scope, allow_agg):
@@ -630,6 +707,9 @@ class Binder:
         return BoolTest(a, n.booltesttype.name)
 
     def x_CaseExpr(self, n, scope, allow_agg):
+        return self._lazily(lambda: self._case_expr(n, scope, allow_agg))
+
+    def _case_expr(self, n, scope, allow_agg):
         loc = self.pos(n)
         arg = self.expr(n.arg, scope, allow_agg) if n.arg is not None else None
         conds, results = [], []
@@ -649,9 +729,11 @@ class Binder:
         return Case(list(zip(conds, results)), default, t)
 
     def x_CoalesceExpr(self, n, scope, allow_agg):
-        args = [self.expr(a, scope, allow_agg) for a in n.args]
-        t = select_common_type([a.type for a in args], "COALESCE", self.pos(n), [a.location for a in args])
-        return Coalesce([self.coerce(a, t) for a in args], t)
+        def bind():
+            args = [self.expr(a, scope, allow_agg) for a in n.args]
+            t = select_common_type([a.type for a in args], "COALESCE", self.pos(n), [a.location for a in args])
+            return Coalesce([self.coerce(a, t) for a in args], t)
+        return self._lazily(bind)
 
     def x_MinMaxExpr(self, n, scope, allow_agg):
         args = [self.expr(a, scope, allow_agg) for a in n.args]
@@ -706,12 +788,59 @@ class Binder:
             args = [self.expr(a, scope, None) for a in (n.args or ())]
             rt, factory, targets = F.resolve_aggregate(name, [a.type for a in args], bool(n.agg_star), loc)
             args = [self.coerce(a, tt) for a, tt in zip(args, targets)]
-            if n.agg_order:
-                raise errors.FeatureNotSupported("ORDER BY in aggregates is not supported", position=loc)
+            order = self._sort_list(n.agg_order, scope, None)
+            filt = self.to_bool(self.expr(n.agg_filter, scope, None), "FILTER") if n.agg_filter is not None else None
             return AggCall(name, args, rt, star=bool(n.agg_star), distinct=bool(n.agg_distinct),
-                           make_state=factory, location=loc)
+                           make_state=factory, location=loc, filter=filt, order=order)
+        if name == "make_interval" and any(isinstance(a, ast.NamedArgExpr) for a in (n.args or ())):
+            from .functions_ext import MAKE_INTERVAL_ARGS
+            slots = [Const(0, T.INT4)] * 6 + [Const(0.0, T.FLOAT8)]
+            for i, a in enumerate(n.args):
+                if isinstance(a, ast.NamedArgExpr):
+                    if a.name not in MAKE_INTERVAL_ARGS:
+                        raise errors.UndefinedFunction(f"function make_interval({a.name} => integer) does not exist",
+                                                       position=loc)
+                    slots[MAKE_INTERVAL_ARGS.index(a.name)] = self.expr(a.arg, scope, allow_agg)
+                else:
+                    slots[i] = self.expr(a, scope, allow_agg)
+            slots = [self.coerce(x, T.FLOAT8 if i == 6 else T.INT4) for i, x in enumerate(slots)]
+            fn, rt, _, strict, volatile = F.resolve_function(name, [x.type for x in slots], loc)
+            return self.fold(Func(name, fn, slots, rt, strict=strict, location=loc))
         args = [self.expr(a, scope, allow_agg) for a in (n.args or ())]
+        if name in ARRAY_FUNCS:
+            return self.array_function(name, args, loc)
+        if name == "unnest" and len(args) == 1:
+            a = args[0]
+            if a.type == T.UNKNOWN:
+                raise errors.UndefinedFunction("function unnest(unknown) is not unique", position=loc)
+            if not is_array(a.type):
+                raise errors.UndefinedFunction(f"function unnest({F.type_name(a.type)}) does not exist",
+                                               position=loc)
+            f = Func("unnest", lambda v: v, [a], T.ELEMENT_OF[a.type], location=loc)
+            f.srf = True
+            return f
+        if name == "pg_typeof" and len(args) == 1:
+            return Const(args[0].type, T.REGTYPE, location=loc)
+        if name in ("concat_ws", "format") and args:
+            args = [self.coerce(a, T.TEXT) if a.type == T.UNKNOWN else a for a in args]
+            args[0] = self.coerce(args[0], T.TEXT)
+            outs = [T.lookup(a.type).text_out for a in args]
+            if name == "concat_ws":
+                def concat_ws(sep, *vals):
+                    if sep is None:
+                        return None
+                    return sep.join(o(v) for v, o in zip(vals, outs[1:]) if v is not None)
+                return self.fold(Func(name, concat_ws, args, T.TEXT, strict=False, location=loc))
+            from .functions_ext import format_func
+
+            def format_(fmt, *vals):
+                return format_func(fmt, vals, outs[1:])
+            return self.fold(Func(name, format_, args, T.TEXT, strict=False, location=loc))
         if name == "concat":
+            if not args:
+                raise errors.UndefinedFunction("function concat() does not exist", position=loc,
+                                               hint="No function matches the given name and argument types. You "
+                                                    "might need to add explicit type casts.")
             args = [self.coerce(a, T.TEXT) if a.type == T.UNKNOWN else a for a in args]
             outs = [T.lookup(a.type).text_out for a in args]
 
@@ -742,6 +871,9 @@ class Binder:
                 src = self.coerce(src, T.TIMESTAMPTZ)
             if src.type == T.DATE:
                 src = self.coerce(src, T.TIMESTAMPTZ)
+            if src.type == T.INTERVAL:
+                from .functions_ext import interval_trunc_func
+                return self.fold(Func(name, interval_trunc_func(args[0].value), [src], T.INTERVAL, location=loc))
             if src.type not in (T.TIMESTAMP, T.TIMESTAMPTZ):
                 raise errors.UndefinedFunction(f"function date_trunc(unknown, {F.type_name(src.type)}) does not exist",
                                                position=loc)
@@ -764,38 +896,59 @@ class Binder:
                 raise PgError(f'window "{ref}" does not exist', sqlstate="42704", position=loc)
             base = defs[0]
             w = ast.WindowDef(partitionClause=base.partitionClause, orderClause=w.orderClause or base.orderClause,
-                              frameOptions=base.frameOptions if not w.orderClause else w.frameOptions)
-        fo = w.frameOptions or 0
-        if not fo & 0x1:
-            frame = "default"
-        elif fo & 0x4 and fo & 0x20 and fo & 0x400 and not fo & 0xF800:
-            frame = "rows_to_current"
-        elif fo & 0x20 and fo & 0x100 and not fo & 0xF800:
-            frame = "whole"
-        else:
-            raise errors.FeatureNotSupported("this window frame is not supported yet", position=loc)
+                              frameOptions=base.frameOptions if not w.orderClause else w.frameOptions,
+                              startOffset=base.startOffset if not w.orderClause else w.startOffset,
+                              endOffset=base.endOffset if not w.orderClause else w.endOffset)
+        frame = self._frame(w, scope, loc)
         partition = [self.expr(x, scope, True) for x in w.partitionClause or ()]
-        order = []
-        for sb in w.orderClause or ():
-            e = self.expr(sb.node, scope, True)
-            if e.type == T.UNKNOWN:
-                e = self.coerce(e, T.TEXT)
-            desc = sb.sortby_dir.name == "SORTBY_DESC"
-            nf = {"SORTBY_NULLS_FIRST": True, "SORTBY_NULLS_LAST": False}.get(sb.sortby_nulls.name, desc)
-            order.append((e, desc, nf))
+        order = self._sort_list(w.orderClause, scope, True)
         args = [self.expr(a, scope, True) for a in (n.args or ())]
         if name in F.AGGREGATES:
             rt, factory, targets = F.resolve_aggregate(name, [a.type for a in args], bool(n.agg_star), loc)
             args = [self.coerce(a, tt) for a, tt in zip(args, targets)]
             if n.agg_distinct:
                 raise errors.FeatureNotSupported("DISTINCT is not implemented for window functions", position=loc)
+            filt = self.to_bool(self.expr(n.agg_filter, scope, True), "FILTER") if n.agg_filter is not None else None
             return WindowCall(name, args, partition, order, rt, frame, make_state=factory, star=bool(n.agg_star),
-                              location=loc)
+                              location=loc, filter=filt)
         if name not in F.WINDOW_FUNCTIONS:
             raise errors.FeatureNotSupported(f"{name} is not a window function", position=loc)
         rt, targets = F.resolve_window(name, [a.type for a in args], loc)
         args = [self.coerce(a, tt) for a, tt in zip(args, targets)]
         return WindowCall(name, args, partition, order, rt, frame, location=loc)
+
+    def _frame(self, w, scope, loc):
+        """(mode, start kind, start offset, end kind, end offset); kinds: up/op/cr/of/uf (unbounded preceding,
+        offset preceding, current row, offset following, unbounded following)."""
+        fo = w.frameOptions or 0
+        if not fo & 0x1:
+            return ("range", "up", None, "cr", None)
+        if fo & 0x8 or fo & 0x38000:
+            raise errors.FeatureNotSupported("GROUPS frames and frame exclusion are not supported yet", position=loc)
+        mode = "rows" if fo & 0x4 else "range"
+        start = "up" if fo & 0x20 else "cr" if fo & 0x200 else "op" if fo & 0x800 else "of" if fo & 0x2000 else "uf"
+        end = "uf" if fo & 0x100 else "cr" if fo & 0x400 else "op" if fo & 0x1000 else "of" if fo & 0x4000 else "up"
+        offs = []
+        for kind, node in ((start, w.startOffset), (end, w.endOffset)):
+            if kind in ("op", "of"):
+                if mode == "range":
+                    raise errors.FeatureNotSupported("RANGE with offset PRECEDING/FOLLOWING is not supported yet",
+                                                     position=loc)
+                offs.append(self.coerce(self.expr(node, scope, False), T.INT8))
+            else:
+                offs.append(None)
+        return (mode, start, offs[0], end, offs[1])
+
+    def _sort_list(self, items, scope, allow_agg) -> list[tuple[Expr, bool, bool]]:
+        order = []
+        for sb in items or ():
+            e = self.expr(sb.node, scope, allow_agg)
+            if e.type == T.UNKNOWN:
+                e = self.coerce(e, T.TEXT)
+            desc = sb.sortby_dir.name == "SORTBY_DESC"
+            nf = {"SORTBY_NULLS_FIRST": True, "SORTBY_NULLS_LAST": False}.get(sb.sortby_nulls.name, desc)
+            order.append((e, desc, nf))
+        return order
 
     def x_SubLink(self, n, scope, allow_agg):
         from .plan import Planner
@@ -811,16 +964,31 @@ class Binder:
         plan = Planner().plan_query(inner)
         if kind == "EXISTS_SUBLINK":
             return SubqueryExpr(plan, "exists", T.BOOL, correlated=correlated)
+        if kind == "ARRAY_SUBLINK" and len(inner.targets) == 1:
+            from .arrays import array_of
+            return SubqueryExpr(plan, "array", array_of(inner.targets[0][1].type, loc), correlated=correlated)
         if len(inner.targets) != 1:
             raise PgError("subquery must return only one column" if kind == "EXPR_SUBLINK" else
                           "subquery has too many columns", sqlstate="42601", position=loc)
         itype = inner.targets[0][1].type
         if kind == "EXPR_SUBLINK":
             return SubqueryExpr(plan, "scalar", itype, inner.targets[0][1].typmod, correlated=correlated)
-        if kind == "ANY_SUBLINK":
+        if kind in ("ANY_SUBLINK", "ALL_SUBLINK"):
             op = _str_nodes(n.operName)[-1] if n.operName else "="
-            if op != "=":
-                raise errors.FeatureNotSupported(f"{op} ANY (subquery) is not supported yet", position=loc)
+        if kind == "ALL_SUBLINK" or (kind == "ANY_SUBLINK" and op != "="):
+            if isinstance(n.testexpr, ast.RowExpr):
+                raise errors.FeatureNotSupported("row comparisons with subqueries are not supported yet",
+                                                 position=loc)
+            left = self.expr(n.testexpr, scope, allow_agg)
+            r = F.resolve_binop(op, left.type, itype, loc)
+            if r.result != T.BOOL:
+                raise PgError(f"op ANY/ALL (array) requires operator to yield boolean", sqlstate="42809",
+                              position=loc)
+            left = self.coerce(left, r.ltype)
+            conv = F.cast_func(itype, r.rtype, F.IMPLICIT) or F._identity
+            return SubqueryExpr(plan, "all" if kind == "ALL_SUBLINK" else "any", T.BOOL, arg=left, key=r.fn,
+                                conv=conv, correlated=correlated)
+        if kind == "ANY_SUBLINK":
             left = self.expr(n.testexpr, scope, allow_agg)
             r = F.resolve_binop("=", left.type, itype, loc)
             left = self.coerce(left, r.ltype)
@@ -860,6 +1028,13 @@ class Binder:
                 return self._colname(rt.val)
             if k == "ARRAY_SUBLINK":
                 return "array", 2
+        if isinstance(node, ast.A_ArrayExpr):
+            return "array", 2
+        if isinstance(node, ast.A_Indirection):
+            last = node.indirection[-1] if node.indirection else None
+            if isinstance(last, ast.String):
+                return last.sval, 2
+            return self._colname(node.arg)
         nm = self._colname_simple(node)
         return nm, (0 if nm == "?column?" else 2)
 
@@ -888,7 +1063,21 @@ class Binder:
         if isinstance(item, ast.RangeVar) and item.schemaname is None:
             for frame in reversed(self.ctes):
                 if item.relname in frame:
-                    node, colnames = frame[item.relname]
+                    val = frame[item.relname]
+                    alias = item.alias.aliasname if item.alias is not None else item.relname
+                    if len(val) == 4:           # the work table of the recursive CTE being bound
+                        _, holder, wnames, wtypes = val
+                        entry = RangeEntry(alias=alias, table=None, names=list(wnames), types=list(wtypes),
+                                           hidden=[False] * len(wnames), offset=scope.width)
+                        scope.entries.append(entry)
+                        return FromVirtual(entry, lambda catalog, session, h=holder: h["rows"])
+                    node, colnames = val[0], val[1]
+                    if len(val) == 3:
+                        q = self._bind_recursive(frame, item.relname, node, colnames)
+                        names = list(colnames or [])
+                        if item.alias is not None and item.alias.colnames:
+                            names = [c.sval for c in item.alias.colnames]
+                        return self._subquery_entry(q, alias, names, scope)
                     q = self.bind_select(node)
                     alias = item.alias.aliasname if item.alias is not None else item.relname
                     names = list(colnames or [])
@@ -906,6 +1095,8 @@ class Binder:
             alias = item.alias.aliasname if item.alias is not None else "unnamed_subquery"
             names = [c.sval for c in item.alias.colnames] if item.alias is not None and item.alias.colnames else []
             return self._subquery_entry(q, alias, names, scope)
+        if isinstance(item, ast.RangeFunction):
+            return self._range_function(item, scope)
         if isinstance(item, ast.RangeVar) and (item.schemaname is None or item.schemaname in sysviews.SYSTEM_SCHEMAS):
             view = sysviews.lookup(item.schemaname, item.relname)
             if view is not None:
@@ -941,8 +1132,6 @@ class Binder:
                 raise errors.FeatureNotSupported(f"{item.jointype.name} not supported", position=self.pos(item))
             cond = None
             if item.usingClause or item.isNatural:
-                if kind == "FULL":
-                    raise errors.FeatureNotSupported("FULL JOIN USING is not supported yet", position=self.pos(item))
                 lents = _entries_of(left)
                 rents = _entries_of(right)
                 if item.isNatural:
@@ -963,6 +1152,10 @@ class Binder:
                             f'column "{nm}" specified in USING clause does not exist in '
                             f'{"left" if not self._has(lscope, nm) else "right"} table', position=None) from None
                     conds.append(self.binop("=", l, r, self.pos(item)))
+                    if kind == "FULL" and isinstance(l, ColRef) and isinstance(r, ColRef):
+                        le = next(e for e in lents if e.offset <= l.index < e.offset + len(e.names))
+                        re_ = next(e for e in rents if e.offset <= r.index < e.offset + len(e.names))
+                        le.coalesced[nm] = (re_, r.index - re_.offset)
                     hide = rents if kind != "RIGHT" else lents
                     for e in hide:
                         if nm in e.names:
@@ -981,6 +1174,30 @@ class Binder:
         raise errors.FeatureNotSupported(f"{type(item).__name__} in FROM is not supported yet",
                                          position=self.pos(item))
 
+    def _bind_recursive(self, frame, name, node, colnames):
+        """WITH RECURSIVE name AS (non-recursive term UNION [ALL] recursive term)."""
+        original = frame[name]
+        frame[name] = (node.larg, colnames)          # the non-recursive term may not see itself
+        try:
+            left = self.bind_select(node.larg)
+        finally:
+            frame[name] = original
+        names = list(colnames or []) + [nm for nm, _ in left.targets][len(colnames or []):]
+        if colnames and len(colnames) > len(left.targets):
+            raise PgError(f'WITH query "{name}" has {len(left.targets)} columns available but '
+                          f'{len(colnames)} columns specified', sqlstate="42P10")
+        types = [(e.type if e.type != T.UNKNOWN else T.TEXT, e.typmod) for _, e in left.targets]
+        holder = {"rows": []}
+        frame[name] = ("worktable", holder, names, types)
+        try:
+            q = self.bind_select(node)
+        finally:
+            frame[name] = original
+        if not isinstance(q, BoundSetOp):
+            raise errors.FeatureNotSupported("this recursive query form is not supported", position=None)
+        q.worktable = holder
+        return q
+
     def _subquery_entry(self, q, alias: str, names: list[str], scope: Scope) -> FromSubquery:
         for e in scope.entries:
             if e.alias == alias:
@@ -996,6 +1213,39 @@ class Binder:
         scope.entries.append(entry)
         return FromSubquery(entry, q)
 
+    def _range_function(self, item, scope: Scope):
+        """unnest(<array>) / generate_series in FROM, with arguments that do not reference other FROM items."""
+        if item.lateral or len(item.functions) != 1 or item.ordinality:
+            raise errors.FeatureNotSupported("only a single function in FROM is supported", position=self.pos(item))
+        fc = item.functions[0][0]
+        if not isinstance(fc, ast.FuncCall):
+            raise errors.FeatureNotSupported("this function in FROM is not supported", position=self.pos(item))
+        name = _str_nodes(fc.funcname)[-1].lower()
+        e = self.expr(fc, Scope(), False)
+        if name == "unnest" and getattr(e, "srf", False):
+            arg, t = e.args[0], e.type
+            fn = lambda v: [[x] for x in (v or [])]   # noqa: E731
+        elif name == "generate_series" and getattr(e, "srf", False):
+            arg, t = e, e.type
+            fn = lambda v: [[x] for x in v]   # noqa: E731
+        else:
+            raise errors.FeatureNotSupported(f"function {name} in FROM is not supported", position=self.pos(item))
+        alias = item.alias.aliasname if item.alias is not None else name
+        names = [c.sval for c in item.alias.colnames] if item.alias is not None and item.alias.colnames else \
+            [alias if item.alias is not None else name]
+        entry = RangeEntry(alias=alias, table=None, names=names[:1], types=[(t, -1)], hidden=[False],
+                           offset=scope.width)
+        scope.entries.append(entry)
+        compiled = arg.compile(_NoEnvT) if not isinstance(arg, Const) else None
+        value = arg.value if isinstance(arg, Const) else None
+        if compiled is not None and any(isinstance(x, (ColRef, Param)) or getattr(x, "correlated", False)
+                                        for x in arg.walk()):
+            raise errors.FeatureNotSupported(f"{name}() arguments must be constants here", position=self.pos(item))
+
+        def rows(catalog, session, compiled=compiled, value=value):
+            return fn(compiled(None) if compiled is not None else value)
+        return FromVirtual(entry, rows)
+
     @staticmethod
     def _has(scope: Scope, name: str) -> bool:
         return any(nm == name for e in scope.entries for nm in e.names)
@@ -1004,8 +1254,7 @@ class Binder:
         """A query: plain SELECT, set operation, VALUES, with an optional WITH clause.
         resolve_unknown=False keeps unknown-typed output columns (set operation branches)."""
         if n.withClause is not None:
-            if n.withClause.recursive:
-                raise errors.FeatureNotSupported("WITH RECURSIVE is not supported yet")
+            recursive = bool(n.withClause.recursive)
             frame = {}
             self.ctes.append(frame)
             try:
@@ -1015,6 +1264,9 @@ class Binder:
                     if cte.ctename in frame:
                         raise PgError(f'WITH query name "{cte.ctename}" specified more than once', sqlstate="42712")
                     frame[cte.ctename] = (cte.ctequery, [c.sval for c in cte.aliascolnames or ()])
+                    q = cte.ctequery
+                    if recursive and q.op is not None and q.op.name == "SETOP_UNION":
+                        frame[cte.ctename] = (q, [c.sval for c in cte.aliascolnames or ()], "recursive")
                 inner = _without_with(n)
                 return self.bind_select(inner, resolve_unknown)
             finally:
@@ -1127,6 +1379,9 @@ class Binder:
                     for i, nm in enumerate(e.names):
                         if not e.hidden[i] and (quals or nm not in e.merged):
                             oid, tm = e.types[i]
+                            if not quals and nm in e.coalesced:
+                                targets.append((nm, self._using_coalesce(e, i, nm, None)))
+                                continue
                             targets.append((nm, ColRef(e.offset + i, oid, tm, name=nm)))
                 continue
             ex = self.expr(v, scope, True)
@@ -1175,8 +1430,15 @@ class Binder:
         if n.limitOffset is not None:
             offset = self.coerce(self.expr(n.limitOffset, scope, False), T.INT8)
         distinct = bool(n.distinctClause)
+        distinct_on = []
         if n.distinctClause and any(x is not None for x in n.distinctClause):
-            raise errors.FeatureNotSupported("DISTINCT ON is not supported yet")
+            distinct = False
+            distinct_on = [self.sort_expr(x, scope, targets) for x in n.distinctClause]
+            on_keys = {expr_key(e) for e in distinct_on}
+            for si in order_by[:len(distinct_on)]:
+                if expr_key(si.expr) not in on_keys:
+                    raise PgError("SELECT DISTINCT ON expressions must match initial ORDER BY expressions",
+                                  sqlstate="42P10", position=getattr(si.expr, "location", None))
         for_update = False
         for lc in n.lockingClause or ():
             for_update = True
@@ -1185,6 +1447,7 @@ class Binder:
             any(contains_agg(s.expr) for s in order_by)
         bs = BoundSelect(from_, where, targets, group_by, having, aggs, order_by, limit, offset,
                          distinct, scope, for_update, has_agg)
+        bs.distinct_on = distinct_on
         if has_agg:
             self.rewrite_aggregates(bs)
         self.extract_windows(bs)
@@ -1209,6 +1472,7 @@ class Binder:
             return
         bs.targets = [(nm, replace(e, fn)) for nm, e in bs.targets]
         bs.order_by = [SortItem(replace(si.expr, fn), si.desc, si.nulls_first) for si in bs.order_by]
+        bs.distinct_on = [replace(e, fn) for e in bs.distinct_on]
         bs.windows = wins
 
     def sort_expr(self, node, scope: Scope, targets):
@@ -1296,6 +1560,7 @@ class Binder:
         if bs.having is not None:
             bs.having = replace(bs.having, fn)
         bs.order_by = [SortItem(replace(s.expr, fn), s.desc, s.nulls_first) for s in bs.order_by]
+        bs.distinct_on = [replace(e, fn) for e in bs.distinct_on]
         bs.aggs = aggs
 
     # ---- INSERT / UPDATE / DELETE
@@ -1322,9 +1587,30 @@ class Binder:
             return rc.exprs
         return getattr(n, "returningList", None)
 
+    def _dml_with(self, n, bind):
+        """Bind a data-modifying statement inside its WITH clause's CTEs."""
+        if n.withClause is None:
+            return bind(n)
+        if n.withClause.recursive:
+            raise errors.FeatureNotSupported("WITH RECURSIVE is not supported yet")
+        frame = {}
+        self.ctes.append(frame)
+        try:
+            for cte in n.withClause.ctes:
+                if not isinstance(cte.ctequery, ast.SelectStmt):
+                    raise errors.FeatureNotSupported("data-modifying statements in WITH are not supported")
+                if cte.ctename in frame:
+                    raise PgError(f'WITH query name "{cte.ctename}" specified more than once', sqlstate="42712")
+                frame[cte.ctename] = (cte.ctequery, [c.sval for c in cte.aliascolnames or ()])
+            d = {slot: getattr(n, slot, None) for slot in n.__slots__}
+            d["withClause"] = None
+            return bind(type(n)(**{k: v for k, v in d.items() if v is not None}))
+        finally:
+            self.ctes.pop()
+
     def bind_insert(self, n: ast.InsertStmt) -> BoundInsert:
         if n.withClause is not None:
-            raise errors.FeatureNotSupported("WITH queries are not supported yet")
+            return self._dml_with(n, self.bind_insert)
         t = self.lookup_table(n.relation)
         alias = n.relation.alias.aliasname if n.relation.alias is not None else t.name
         entry = self.table_entry(t, alias)
@@ -1455,48 +1741,54 @@ class Binder:
 
     def bind_update(self, n: ast.UpdateStmt) -> BoundUpdate:
         if n.withClause is not None:
-            raise errors.FeatureNotSupported("WITH queries are not supported yet")
-        if n.fromClause:
-            raise errors.FeatureNotSupported("UPDATE ... FROM is not supported yet")
+            return self._dml_with(n, self.bind_update)
         t = self.lookup_table(n.relation)
         alias = n.relation.alias.aliasname if n.relation.alias is not None else t.name
         entry = self.table_entry(t, alias)
         scope = Scope([entry])
+        from_ = self.bind_from(n.fromClause, scope) if n.fromClause else None
         sets = []
         seen = set()
+        targets = []
         for rt in n.targetList:
+            if isinstance(rt.val, ast.MultiAssignRef):
+                src = rt.val.source
+                if isinstance(src, ast.RowExpr) and len(src.args) == rt.val.ncolumns:
+                    targets.append((rt, src.args[rt.val.colno - 1]))
+                    continue
+                raise errors.FeatureNotSupported("multiple-column UPDATE from a subquery is not supported yet",
+                                                 position=self.pos(rt))
+            targets.append((rt, rt.val))
+        for rt, val in targets:
             c = t.column(rt.name)
             if c is None:
                 raise errors.UndefinedColumn(f'column "{rt.name}" of relation "{t.name}" does not exist',
                                              position=self.pos(rt))
-            if isinstance(rt.val, ast.MultiAssignRef):
-                raise errors.FeatureNotSupported("multiple-column UPDATE is not supported yet", position=self.pos(rt))
             p = t.column_index(c.id)
             if p in seen:
                 raise PgError(f'multiple assignments to same column "{c.name}"', sqlstate="42601",
                               position=self.pos(rt))
             seen.add(p)
-            if isinstance(rt.val, ast.SetToDefault):
+            if isinstance(val, ast.SetToDefault):
                 e = self.default_expr(t, p)
             else:
-                e = self.assign(self.expr(rt.val, scope, False), c)
+                e = self.assign(self.expr(val, scope, False), c)
             sets.append((p, e))
         where = self.to_bool(self.expr(n.whereClause, scope, False), "WHERE") if n.whereClause is not None else None
         returning = self.bind_returning(self._returning_list(n), scope)
-        return BoundUpdate(t, entry, sets, where, returning)
+        return BoundUpdate(t, entry, sets, where, returning, from_)
 
     def bind_delete(self, n: ast.DeleteStmt) -> BoundDelete:
         if n.withClause is not None:
-            raise errors.FeatureNotSupported("WITH queries are not supported yet")
-        if n.usingClause:
-            raise errors.FeatureNotSupported("DELETE ... USING is not supported yet")
+            return self._dml_with(n, self.bind_delete)
         t = self.lookup_table(n.relation)
         alias = n.relation.alias.aliasname if n.relation.alias is not None else t.name
         entry = self.table_entry(t, alias)
         scope = Scope([entry])
+        from_ = self.bind_from(n.usingClause, scope) if n.usingClause else None
         where = self.to_bool(self.expr(n.whereClause, scope, False), "WHERE") if n.whereClause is not None else None
         returning = self.bind_returning(self._returning_list(n), scope)
-        return BoundDelete(t, entry, where, returning)
+        return BoundDelete(t, entry, where, returning, from_)
 
 
 class _NoEnvT:
@@ -1612,6 +1904,10 @@ class SubqueryExpr(Expr):
                         raise PgError("more than one row returned by a subquery used as an expression",
                                       sqlstate="21000")
                     v = got[0][0] if got else None
+                elif kind == "array":
+                    v = [r[0] for r in rows]
+                elif kind in ("any", "all"):
+                    v = [None if r[0] is None else self.conv(r[0]) for r in rows]
                 else:
                     keyf = self.key or (lambda x: x)
                     conv = self.conv
@@ -1619,6 +1915,23 @@ class SubqueryExpr(Expr):
                     v = ({keyf(conv(x)) for x in vals if x is not None}, any(x is None for x in vals), bool(vals))
                 cache["gen"], cache["v"] = gen, v
             return cache["v"]
+        if kind in ("any", "all"):
+            a = self.arg.compile(env)
+            cmp = self.key
+            want = kind == "any"
+
+            def f_anyall(row):
+                x = a(row)
+                vals = result(row)
+                saw_null = False
+                for v in vals:
+                    r = None if (x is None or v is None) else cmp(x, v)
+                    if r is None:
+                        saw_null = True
+                    elif r == want:
+                        return want
+                return None if saw_null else not want
+            return f_anyall
         if kind != "in":
             return lambda row: result(row)
         a = self.arg.compile(env)

@@ -19,7 +19,7 @@ from . import functions as F
 from . import types as T
 from .expr import Env
 from .plan import (Aggregate, Delete, Distinct, Filter, IndexScan, Insert, Join, Limit, PkGet, PkScan, PlanNode,
-                   Project, ProjectSet, Result, SetOp, Sort, Trim, Update, Values, VirtualScan, WindowAgg)
+                   Project, ProjectSet, RecursiveUnion, Result, SetOp, Sort, Trim, Update, Values, VirtualScan, WindowAgg)
 
 ROW_LIMIT_MESSAGE = "transaction row limit exceeded"
 
@@ -332,6 +332,40 @@ def _aggregate(node: Aggregate, ctx):
                         seen.add(k)
                     state.add(*vals)
         yield gv + [s.result() for s in states]
+
+
+def _recursive_union(node, ctx):
+    keys = [F.sort_key_func(t) for t in node.types]
+
+    def key(row):
+        return tuple((kf(v) if (kf and v is not None) else v) for kf, v in zip(keys, row))
+    seen = set()
+    work = []
+    for r in run(node.left, ctx):
+        if not node.all:
+            k = key(r)
+            if k in seen:
+                continue
+            seen.add(k)
+        work.append(r)
+        yield r
+    total = len(work)
+    while work:
+        check_cancel(ctx)
+        node.holder["rows"] = work
+        new = []
+        for r in run(node.right, ctx):
+            if not node.all:
+                k = key(r)
+                if k in seen:
+                    continue
+                seen.add(k)
+            new.append(r)
+            yield r
+        total += len(new)
+        if total > 10_000_000:
+            raise PgError("recursive query produced too many rows", sqlstate="54000")
+        work = new
 
 
 def _project_set(node, ctx):
@@ -1003,7 +1037,7 @@ def table_has_rows(txn, table) -> bool:
 
 
 _RUNNERS = {
-    ProjectSet: _project_set, Result: _result, PkGet: _pk_get, PkScan: _pk_scan, IndexScan: _index_scan, Filter: _filter, Project: _project,
+    RecursiveUnion: _recursive_union, ProjectSet: _project_set, Result: _result, PkGet: _pk_get, PkScan: _pk_scan, IndexScan: _index_scan, Filter: _filter, Project: _project,
     Trim: _trim, Aggregate: _aggregate, Sort: _sort, Distinct: _distinct, Limit: _limit, Join: _join,
     SetOp: _setop, Values: _values, WindowAgg: _window, VirtualScan: _virtual,
 }

@@ -301,9 +301,11 @@ class AggCall(Expr):
     distinct: bool = False
     make_state: Callable = None      # () -> accumulator object with .add(v) and .result()
     location: int | None = None
+    filter: Expr | None = None       # FILTER (WHERE ...)
+    order: list = dataclasses.field(default_factory=list)   # ORDER BY inside the call: (expr, desc, nulls_first)
 
     def children(self):
-        return list(self.args)
+        return list(self.args) + ([self.filter] if self.filter is not None else []) + [o[0] for o in self.order]
 
     def compile(self, env):
         raise errors.PgError("aggregate function calls cannot be evaluated here", sqlstate="42803")
@@ -323,9 +325,11 @@ class WindowCall(Expr):
     make_state: Callable = None              # window aggregates
     star: bool = False
     location: int | None = None
+    filter: Expr | None = None               # FILTER (WHERE ...) of a window aggregate
 
     def children(self):
-        return list(self.args) + list(self.partition) + [o[0] for o in self.order]
+        return list(self.args) + list(self.partition) + [o[0] for o in self.order] + \
+            ([self.filter] if self.filter is not None else [])
 
     def compile(self, env):
         raise errors.PgError("window function calls cannot be evaluated here", sqlstate="42P20")
@@ -356,9 +360,12 @@ def replace(e: Expr, fn: Callable[[Expr], Expr | None]) -> Expr:
     if isinstance(e, InList):
         return dataclasses.replace(e, arg=replace(e.arg, fn), items=[replace(a, fn) for a in e.items])
     if isinstance(e, AggCall):
-        return dataclasses.replace(e, args=[replace(a, fn) for a in e.args])
+        return dataclasses.replace(e, args=[replace(a, fn) for a in e.args],
+                                   filter=replace(e.filter, fn) if e.filter is not None else None,
+                                   order=[(replace(x, fn), d, nf) for x, d, nf in e.order])
     if isinstance(e, WindowCall):
         return dataclasses.replace(e, args=[replace(a, fn) for a in e.args],
+                                   filter=replace(e.filter, fn) if e.filter is not None else None,
                                    partition=[replace(a, fn) for a in e.partition],
                                    order=[(replace(x, fn), d, nf) for x, d, nf in e.order])
     return e

@@ -432,9 +432,22 @@ def _resolve_known(op, lt, rt, position, orig) -> OpResolution:
                 if fn is None:
                     raise no_operator(op, *orig, position=position)
             return OpResolution(fn, ct, ct, ct)
+        if op in ("&", "|", "#", "<<", ">>") and lt in INTS and rt in INTS:
+            if op in ("<<", ">>"):
+                chk = _int_checker(lt)
+                bits = {INT2: 16, INT4: 32, INT8: 64}[lt]
+
+                def shift(a, b, left=op == "<<", chk=chk, bits=bits):
+                    b %= bits
+                    v = (a << b) if left else (a >> b)
+                    v &= (1 << bits) - 1
+                    return v - (1 << bits) if v >= 1 << (bits - 1) else v
+                return OpResolution(shift, lt, lt, INT4)
+            f = {"&": lambda a, b: a & b, "|": lambda a, b: a | b, "#": lambda a, b: a ^ b}[op]
+            return OpResolution(f, ct, ct, ct)
         if op == "^":
             if ct == NUMERIC:
-                return OpResolution(lambda a, b: N.CTX.power(a, b), NUMERIC, NUMERIC, NUMERIC)
+                return OpResolution(lambda a, b: functions_ext.num_power(a, b), NUMERIC, NUMERIC, NUMERIC)
             return OpResolution(_fpow, FLOAT8, FLOAT8, FLOAT8)
     # strings
     if lt in STRINGS and rt in STRINGS:
@@ -495,6 +508,14 @@ def _resolve_known(op, lt, rt, position, orig) -> OpResolution:
         return OpResolution(ts_minus_ts, INTERVAL, ct, ct)
     if lt == DATE and rt == TIME and op == "+":
         return OpResolution(lambda d, t: dt.datetime.combine(d, t), TIMESTAMP, DATE, TIME)
+    if lt == TIME and rt == INTERVAL and op in ("+", "-"):
+        def time_pl(t, iv, sign=1 if op == "+" else -1):
+            us = (_micros_of(t) + sign * iv.microseconds) % USECS_PER_DAY
+            s, u = divmod(us, 1_000_000)
+            return dt.time(s // 3600, s // 60 % 60, s % 60, u)
+        return OpResolution(time_pl, TIME, TIME, INTERVAL)
+    if lt == TIME and rt == TIME and op == "-":
+        return OpResolution(lambda a, b: Interval(0, 0, _micros_of(a) - _micros_of(b)), INTERVAL, TIME, TIME)
     if lt == INTERVAL and rt == INTERVAL and op in ("+", "-"):
         return OpResolution((lambda a, b: a + b) if op == "+" else (lambda a, b: a - b), INTERVAL,
                             INTERVAL, INTERVAL)
@@ -509,6 +530,10 @@ def _resolve_known(op, lt, rt, position, orig) -> OpResolution:
 
 
 def _fpow(a, b):
+    if a == 0 and b < 0:
+        raise PgError("zero raised to a negative power is undefined", sqlstate="2201F")
+    if a < 0 and b != int(b) if math.isfinite(b) else False:
+        raise PgError("a negative number raised to a non-integer power yields a complex result", sqlstate="2201F")
     try:
         return check_float(math.pow(a, b))
     except (OverflowError, ValueError):
@@ -533,6 +558,12 @@ def resolve_unary(op: str, t: int, position=None) -> OpResolution:
         return OpResolution(abs, t, t, t)
     if op == "+" and (t in NUM_RANK or t == INTERVAL):
         return OpResolution(_identity, t, t, t)
+    if op == "~" and t in INTS:
+        return OpResolution(lambda a: ~a, t, t, t)
+    if op in ("|/", "||/") and t in NUM_RANK:
+        if op == "|/":
+            return OpResolution(lambda a: functions_ext._fsqrt(a), FLOAT8, FLOAT8, FLOAT8)
+        return OpResolution(lambda a: math.cbrt(a), FLOAT8, FLOAT8, FLOAT8)
     raise no_operator(op, None, t, position)
 
 
@@ -704,25 +735,31 @@ def _concat(*args):
     return "".join("" if a is None else (a if isinstance(a, str) else str(a)) for a in args)
 
 
+_PREFERRED = {FLOAT8, TEXT, TIMESTAMPTZ, INTERVAL, BOOL}
+
+
 def resolve_function(name: str, arg_types: list[int], position=None):
     """-> (fn, result type, target arg types, strict, volatile) or raises 42883."""
     cands = FUNCTIONS.get(name)
     if cands:
         best = None
-        best_score = -1
+        best_score = (-1, -1)
         for sig, res, fn, strict, vol in cands:
             if len(sig) != len(arg_types):
                 continue
             ok = True
             score = 0
+            preferred = 0
             for a, s in zip(arg_types, sig):
                 if a == s:
                     score += 2
                 elif a == UNKNOWN or can_implicit(a, s) or (s == TEXT and a in STRINGS):
                     score += 1 if a != UNKNOWN else 0
+                    preferred += (s in _PREFERRED) + (2 if a == UNKNOWN and s in STRINGS else 0)
                 else:
                     ok = False
                     break
+            score = (score, preferred)
             if ok and score > best_score:
                 best, best_score = (fn, res, list(sig), strict, vol), score
         if best is not None:
@@ -801,6 +838,79 @@ class _Avg:
         return self.s / self.n
 
 
+class _FloatAccum:
+    """PostgreSQL's float8_accum (Youngs-Cramer): avg, variance and stddev of floats."""
+    __slots__ = ("n", "sx", "sxx", "kind")
+
+    def __init__(self, kind):
+        self.n, self.sx, self.sxx, self.kind = 0.0, 0.0, 0.0, kind
+
+    def add(self, v):
+        if v is None:
+            return
+        v = float(v)
+        n1 = self.n + 1.0
+        sx = self.sx + v
+        if self.n > 0:
+            tmp = v * n1 - sx
+            sxx = self.sxx + tmp * tmp / (self.n * n1)
+            if math.isinf(sx) or math.isinf(sxx):
+                if not math.isinf(self.sx) and not math.isinf(v):
+                    raise PgError("value out of range: overflow", sqlstate="22003")
+                sxx = math.nan
+        else:
+            sxx = math.nan if (math.isnan(v) or math.isinf(v)) else 0.0
+        self.n, self.sx, self.sxx = n1, sx, sxx
+
+    def result(self):
+        n, kind = self.n, self.kind
+        if kind == "avg":
+            return self.sx / n if n else None
+        samp = kind.endswith("samp")
+        if n == 0 or (samp and n <= 1):
+            return None
+        var = self.sxx / ((n - 1.0) if samp else n)
+        return math.sqrt(var) if kind.startswith("stddev") else var
+
+
+class _NumVar:
+    """variance / stddev over integers and numerics, computed as PostgreSQL's numeric_stddev_internal."""
+    __slots__ = ("n", "sx", "sxx", "dscale", "kind")
+
+    def __init__(self, kind):
+        self.n, self.sx, self.sxx, self.dscale, self.kind = 0, Decimal(0), Decimal(0), 0, kind
+
+    def add(self, v):
+        if v is None:
+            return
+        v = Decimal(v)
+        if v.is_nan():
+            self.dscale = -1
+            return
+        self.n += 1
+        self.sx = N.CTX.add(self.sx, v)
+        self.sxx = N.CTX.add(self.sxx, N.CTX.multiply(v, v))
+        self.dscale = max(self.dscale, N.scale_of(v)) if self.dscale >= 0 else -1
+
+    def result(self):
+        n, samp = self.n, self.kind.endswith("samp")
+        if n == 0 or (samp and n <= 1):
+            return None
+        if self.dscale < 0:
+            return Decimal("NaN")
+        rscale = self.dscale * 2
+        sx2 = N.round_scale(N.CTX.multiply(self.sx, self.sx), rscale)
+        num = N.CTX.subtract(N.round_scale(N.CTX.multiply(Decimal(n), self.sxx), rscale), sx2)
+        if num <= 0:
+            return Decimal(0)
+        den = Decimal(n * (n - 1) if samp else n * n)
+        var = N.div(num, den)
+        if self.kind.startswith("stddev"):
+            rs = N.scale_of(var)
+            return N.round_scale(N.CTX.sqrt(var), rs)
+        return var
+
+
 class _MinMax:
     __slots__ = ("v", "key", "better")
 
@@ -855,7 +965,10 @@ class _StringAgg:
         return "".join(out)
 
 
-AGGREGATES = {"count", "sum", "avg", "min", "max", "bool_and", "bool_or", "every", "string_agg"}
+_VAR_AGGS = {"stddev": "stddev_samp", "stddev_samp": "stddev_samp", "stddev_pop": "stddev_pop",
+             "variance": "var_samp", "var_samp": "var_samp", "var_pop": "var_pop"}
+AGGREGATES = {"count", "sum", "avg", "min", "max", "bool_and", "bool_or", "every", "string_agg", "array_agg",
+              *_VAR_AGGS}
 
 
 def resolve_aggregate(name: str, arg_types: list[int], star: bool, position=None):
@@ -867,6 +980,9 @@ def resolve_aggregate(name: str, arg_types: list[int], star: bool, position=None
     if len(arg_types) != 1 and name != "string_agg":
         raise resolve_function(name, arg_types, position)
     t = arg_types[0] if arg_types else UNKNOWN
+    if name == "array_agg":
+        from .arrays import resolve_array_agg
+        return resolve_array_agg(arg_types, position)
     if name == "sum":
         if t in (INT2, INT4):
             return INT8, lambda: _Sum(), [t]
@@ -884,9 +1000,15 @@ def resolve_aggregate(name: str, arg_types: list[int], star: bool, position=None
         if t in (INT2, INT4, INT8, NUMERIC):
             return NUMERIC, lambda: _Avg("numeric"), [t]
         if t in (FLOAT4, FLOAT8, UNKNOWN):
-            return FLOAT8, lambda: _Avg("float"), [FLOAT8]
+            return FLOAT8, lambda: _FloatAccum("avg"), [FLOAT8]
         if t == INTERVAL:
             return INTERVAL, lambda: _Avg("interval"), [t]
+    elif name in _VAR_AGGS:
+        kind = _VAR_AGGS[name]
+        if t in (INT2, INT4, INT8, NUMERIC):
+            return NUMERIC, lambda: _NumVar(kind), [t]
+        if t in (FLOAT4, FLOAT8, UNKNOWN):
+            return FLOAT8, lambda: _FloatAccum(kind), [FLOAT8]
     elif name in ("min", "max"):
         if t == UNKNOWN:
             t = TEXT
@@ -949,12 +1071,19 @@ def _micros_of(t) -> int:
     return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000 + t.microsecond
 
 
+_KNOWN_UNITS = {"year", "month", "day", "hour", "minute", "second", "millisecond", "microsecond", "dow", "isodow",
+                "doy", "week", "quarter", "epoch", "century", "decade", "millennium", "isoyear", "julian",
+                "timezone", "timezone_hour", "timezone_minute"}
+
+
 def extract_field(field: str, oid: int, position=None) -> Callable:
     """The function computing EXTRACT(field FROM value of type oid) as numeric."""
     f = _FIELD_ALIASES.get(field.lower(), field.lower())
     tname = type_name(oid)
 
     def unsupported():
+        if f not in _KNOWN_UNITS:
+            return PgError(f'unit "{field}" not recognized for type {tname}', sqlstate="22023")
         return PgError(f'unit "{field}" not supported for type {tname}', sqlstate="0A000")
 
     def sec6(us: int) -> Decimal:
@@ -1074,3 +1203,6 @@ def date_trunc_func(field: str, position=None) -> Callable:
             return v.replace(year=(v.year - 1) // 100 * 100 + 1)
         return v.replace(year=(v.year - 1) // 1000 * 1000 + 1)
     return trunc
+
+
+from . import functions_ext  # noqa: E402,F401  (registers more built-in functions)

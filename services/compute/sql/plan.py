@@ -106,6 +106,29 @@ class WindowAgg(PlanNode):
 
 
 @dataclasses.dataclass
+class RecursiveUnion(PlanNode):
+    """WITH RECURSIVE: run `right` over the previous round's rows (holder["rows"]) until it yields none."""
+    left: PlanNode
+    right: PlanNode
+    all: bool
+    holder: dict
+    types: list[int]
+
+    def children(self):
+        return [self.left, self.right]
+
+
+@dataclasses.dataclass
+class ProjectSet(PlanNode):
+    """Expands set-returning (unnest) columns of a projected row into one row per element."""
+    child: PlanNode
+    srf: list[int]
+
+    def children(self):
+        return [self.child]
+
+
+@dataclasses.dataclass
 class Sort(PlanNode):
     child: PlanNode
     keys: list[tuple[int, bool, bool, int]]    # (column, desc, nulls_first, type oid)
@@ -118,6 +141,7 @@ class Sort(PlanNode):
 class Distinct(PlanNode):
     child: PlanNode
     types: list[int]
+    keys: list[int] | None = None       # DISTINCT ON: the first row of each key (child is sorted)
 
     def children(self):
         return [self.child]
@@ -202,6 +226,7 @@ class Update(PlanNode):
     source: PlanNode                # rows of the table
     sets: list[tuple[int, Expr]]
     returning: list[Expr]
+    join_width: int | None = None   # UPDATE ... FROM: source rows are the table's columns + the FROM items'
 
 
 @dataclasses.dataclass
@@ -209,6 +234,7 @@ class Delete(PlanNode):
     table: Any
     source: PlanNode
     returning: list[Expr]
+    join_width: int | None = None   # DELETE ... USING: source rows are the table's columns + the USING items'
 
 
 # ------------------------------------------------------------------ helpers
@@ -238,7 +264,7 @@ def col_refs(e: Expr) -> set[int]:
 
 def is_runtime_const(e: Expr) -> bool:
     for x in e.walk():
-        if isinstance(x, (ColRef, AggCall)):
+        if isinstance(x, (ColRef, AggCall)) or getattr(x, "correlated", False):
             return False
         if isinstance(x, Func) and x.volatile and x.name not in ("now", "current_timestamp", "current_date",
                                                                   "localtimestamp", "transaction_timestamp"):
@@ -380,7 +406,10 @@ class Planner:
             right = self.plan_query(q.right)
             if any(not (isinstance(e, ColRef) and e.index == i) for i, e in enumerate(q.right_casts)):
                 right = Project(right, q.right_casts)
-            node: PlanNode = SetOp(q.op, q.all, left, right, [e.type for _, e in q.targets])
+            if getattr(q, "worktable", None) is not None:
+                node: PlanNode = RecursiveUnion(left, right, q.all, q.worktable, [e.type for _, e in q.targets])
+            else:
+                node = SetOp(q.op, q.all, left, right, [e.type for _, e in q.targets])
         elif isinstance(q, BoundValues):
             node = Values(q.rows)
         else:
@@ -496,14 +525,33 @@ class Planner:
         sorted_by_scan = False
         if scan is not None and sort_keys and not bs.has_agg and not bs.distinct and not bs.windows:
             sorted_by_scan = self._scan_order(scan, bs.order_by)
+        on_keys = []
+        for e in bs.distinct_on:
+            idx = next((i for i, x in enumerate(exprs) if x is e), None)
+            if idx is None:
+                idx = len(exprs)
+                exprs.append(e)
+            on_keys.append(idx)
+        if on_keys:
+            sorted_by_scan = False
         if sorted_by_scan and bs.limit is not None and isinstance(node, PkScan) and not bs.windows:
             scan.limit = bs.limit if bs.offset is None else \
                 Func("+", lambda a, b: a + b, [bs.limit, bs.offset], T.INT8, strict=True)
         node = Project(node, exprs)
+        srf = [i for i, e in enumerate(exprs) if getattr(e, "srf", False)]
+        for e in exprs:
+            for x in e.walk():
+                if getattr(x, "srf", False) and not any(x is exprs[i] for i in srf):
+                    raise errors.FeatureNotSupported("set-returning functions are only supported at the top "
+                                                     "of a select list", position=getattr(x, "location", None))
+        if srf:
+            node = ProjectSet(node, srf)
         if bs.distinct:
             node = Distinct(node, [e.type for e in exprs])
         if sort_keys and not sorted_by_scan:
             node = Sort(node, sort_keys)
+        if on_keys:
+            node = Distinct(node, [exprs[i].type for i in on_keys], on_keys)
         if bs.limit is not None or bs.offset is not None:
             node = Limit(node, bs.limit, bs.offset)
         if len(exprs) > width:
@@ -539,13 +587,24 @@ class Planner:
         return Insert(bi.table, bi.rows, source, bi.columns, bi.defaults, [e for _, e in bi.returning],
                       bi.on_conflict, bi.arbiter, bi.conflict_sets, bi.conflict_where)
 
+    def _dml_join(self, b):
+        fr = FromJoin(FromTable(b.entry), b.from_, "CROSS", None)
+        node, _, _ = self.plan_from(fr, conjuncts(b.where))
+        return node, len(b.entry.names)
+
     def plan_update(self, bu: BoundUpdate) -> Update:
+        if bu.from_ is not None:
+            node, w = self._dml_join(bu)
+            return Update(bu.table, node, bu.sets, [e for _, e in bu.returning], w)
         node, residual, _ = self.access_path(bu.table, conjuncts(bu.where))
         if residual:
             node = Filter(node, and_all(residual))
         return Update(bu.table, node, bu.sets, [e for _, e in bu.returning])
 
     def plan_delete(self, bd: BoundDelete) -> Delete:
+        if bd.from_ is not None:
+            node, w = self._dml_join(bd)
+            return Delete(bd.table, node, [e for _, e in bd.returning], w)
         node, residual, _ = self.access_path(bd.table, conjuncts(bd.where))
         if residual:
             node = Filter(node, and_all(residual))

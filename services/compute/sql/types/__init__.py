@@ -9,22 +9,34 @@ from __future__ import annotations
 from services.common.errors import PgError
 
 from . import (bigint, boolean, bpchar, bytea, char, date, double, integer, interval, name, numeric, oid,
-               real, smallint, text, time, timestamp, timestamptz, unknown, uuid, varchar)
+               real, regtype, smallint, text, time, timestamp, timestamptz, unknown, uuid, varchar)
 from .base import PgType
 from .interval import Interval
 
 _MODULES = (smallint, integer, bigint, boolean, bpchar, varchar, text, bytea, real, double, numeric,
-            date, time, timestamp, timestamptz, interval, uuid, unknown, name, oid, char)
+            date, time, timestamp, timestamptz, interval, uuid, unknown, name, oid, char, regtype)
 
 REGISTRY: dict[int, PgType] = {m.TYPE.oid: m.TYPE for m in _MODULES}
 BY_NAME: dict[str, PgType] = {m.TYPE.name: m.TYPE for m in _MODULES}
+
+# one-dimensional arrays of the element types above (query-time values only)
+from .array import ArrayType  # noqa: E402
+
+ARRAY_OF: dict[int, int] = {}      # element OID -> array OID
+ELEMENT_OF: dict[int, int] = {}    # array OID -> element OID
+for _m in _MODULES:
+    _t = _m.TYPE
+    if _t.array_oid and _t.name not in ("unknown", "regtype"):
+        REGISTRY[_t.array_oid] = ArrayType(_t)
+        ARRAY_OF[_t.oid] = _t.array_oid
+        ELEMENT_OF[_t.array_oid] = _t.oid
 
 # OIDs by pg_type.typname
 INT2, INT4, INT8, BOOL = 21, 23, 20, 16
 BPCHAR, VARCHAR, TEXT, BYTEA, UNKNOWN = 1042, 1043, 25, 17, 705
 FLOAT4, FLOAT8, NUMERIC = 700, 701, 1700
 DATE, TIME, TIMESTAMP, TIMESTAMPTZ, INTERVAL, UUID = 1082, 1083, 1114, 1184, 1186, 2950
-NAME, OID, CHAR = 19, 26, 18
+NAME, OID, CHAR, REGTYPE = 19, 26, 18, 2206
 
 # SQL spellings (as pglast reports them, after pg_catalog.) -> typname
 ALIASES = {
@@ -35,7 +47,7 @@ ALIASES = {
     "float4": "float4", "real": "float4", "float8": "float8", "double precision": "float8",
     "float": "float8", "numeric": "numeric", "decimal": "numeric", "date": "date",
     "time": "time", "timestamp": "timestamp", "timestamptz": "timestamptz", "interval": "interval",
-    "uuid": "uuid", "unknown": "unknown", "name": "name", "oid": "oid",
+    "uuid": "uuid", "unknown": "unknown", "name": "name", "oid": "oid", "regtype": "regtype",
 }
 
 

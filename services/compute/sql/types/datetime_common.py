@@ -13,10 +13,45 @@ PG_EPOCH_DATE = dt.date(2000, 1, 1)
 UTC = dt.timezone.utc
 
 _DATE = r"(?P<y>\d{1,})-(?P<m>\d{1,2})-(?P<d>\d{1,2})"
-_TIME = r"(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.(?P<f>\d+))?)?"
+_TIME = r"(?P<H>\d{1,2}):(?P<M>\d{1,2})(?::(?P<S>\d{1,2})(?:\.(?P<f>\d+))?)?(?:\s*(?P<ampm>[aApP]\.?[mM]\.?))?"
 _TZ = r"(?P<tz>[zZ]|(?:UTC|GMT)|[+-]\d{1,2}(?::?\d{2}(?::?\d{2})?)?)"
 _TS_RE = re.compile(rf"^\s*{_DATE}(?:(?:\s+|[tT]){_TIME})?\s*(?:{_TZ})?\s*(?P<bc>BC)?\s*$", re.I)
 _TIME_RE = re.compile(rf"^\s*{_TIME}\s*(?:{_TZ})?\s*$")
+
+
+_MONTHS = {m: i + 1 for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
+                                             "nov", "dec"])}
+_NAMED1 = re.compile(r"^\s*([A-Za-z]{3,9})\.?\s+(\d{1,2}),?\s+(\d{1,5})(.*)$")
+_NAMED2 = re.compile(r"^\s*(\d{1,2})[\s-]([A-Za-z]{3,9})\.?[\s-](\d{1,5})(.*)$")
+_COMPACT = re.compile(r"^\s*(\d{4})(\d{2})(\d{2})(\s.*|[tT].*)?$")
+
+
+def normalize_date_text(text: str) -> str:
+    """Other date spellings PostgreSQL accepts -> ISO 'y-m-d ...'."""
+    m = _COMPACT.match(text)
+    if m:
+        return f"{m[1]}-{m[2]}-{m[3]}{m[4] or ''}"
+    for rx, order in ((_NAMED1, "mdy"), (_NAMED2, "dmy")):
+        m = rx.match(text)
+        if m:
+            mon_s, day, year = (m[1], m[2], m[3]) if order == "mdy" else (m[2], m[1], m[3])
+            mon = _MONTHS.get(mon_s[:3].lower())
+            if mon is None or (len(mon_s) > 3 and not ("january february march april may june july august september "
+                                                       "october november december sept").count(mon_s.lower())):
+                return text
+            return f"{year}-{mon}-{day}{m[4]}"
+    return text
+
+
+def _hour(m, text) -> int:
+    h = int(m["H"])
+    ap = m["ampm"]
+    if ap:
+        if h < 1 or h > 12:
+            raise field_range(text)
+        pm = ap[0] in "pP"
+        h = (h % 12) + (12 if pm else 0)
+    return h
 
 
 def syntax(tname: str, text: str) -> PgError:
@@ -65,13 +100,13 @@ def parse_timestamp(text: str, tname: str, with_tz: bool):
                 dt.timedelta(days={"today": 0, "tomorrow": 1, "yesterday": -1}[t])
             return d if with_tz else d.replace(tzinfo=None)
         raise PgError(f"{tname} infinity is not supported", sqlstate="0A000")
-    m = _TS_RE.match(text)
+    m = _TS_RE.match(normalize_date_text(text))
     if not m:
         raise syntax(tname, text)
     try:
         y, mo, d = int(m["y"]), int(m["m"]), int(m["d"])
         if m["H"] is not None:
-            H, M, S = int(m["H"]), int(m["M"]), int(m["S"] or 0)
+            H, M, S = _hour(m, text), int(m["M"]), int(m["S"] or 0)
         else:
             H = M = S = 0
         us = _micros(m["f"])
@@ -91,7 +126,7 @@ def parse_date(text: str) -> dt.date:
     t = text.strip().lower()
     if t in ("epoch", "now", "today", "tomorrow", "yesterday", "infinity", "-infinity"):
         return parse_timestamp(text, "date", False).date()
-    m = _TS_RE.match(text)
+    m = _TS_RE.match(normalize_date_text(text))
     if not m:
         raise syntax("date", text)
     try:
@@ -109,7 +144,7 @@ def parse_time(text: str) -> dt.time:
         else:
             raise syntax("time without time zone", text)
     try:
-        H, M, S = int(m["H"]), int(m["M"]), int(m["S"] or 0)
+        H, M, S = _hour(m, text), int(m["M"]), int(m["S"] or 0)
         us = _micros(m["f"])
         if H == 24 and M == 0 and S == 0 and us == 0:
             return dt.time(0)  # PG keeps 24:00:00; rare, approximated

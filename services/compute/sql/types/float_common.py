@@ -65,7 +65,12 @@ class FloatType(PgType):
         if math.isinf(v) or (self.single and abs(v) > 3.4028234663852886e38):
             raise PgError(f'"{text.strip()}" is out of range for type {self.sql_name}', sqlstate="22003")
         if self.single:
-            v = struct.unpack(">f", struct.pack(">f", v))[0]
+            f = struct.unpack(">f", struct.pack(">f", v))[0]
+            if f == 0.0 and v != 0.0 and abs(v) < 1.401298464324817e-45:
+                raise PgError(f'"{text.strip()}" is out of range for type {self.sql_name}', sqlstate="22003")
+            v = f
+        elif v == 0.0 and re.search(r"[1-9]", t.split("e")[0]):
+            raise PgError(f'"{text.strip()}" is out of range for type {self.sql_name}', sqlstate="22003")
         return v
 
     def text_out(self, value) -> str:

@@ -18,7 +18,10 @@ class UuidType(PgType):
         if t.startswith("{") and t.endswith("}"):
             t = t[1:-1]
         h = t.replace("-", "")
-        if len(h) != 32 or (len(t) != 32 and len(t) != 36) or any(c not in "0123456789abcdefABCDEF" for c in h):
+        # PostgreSQL accepts a hyphen after any group of four hex digits
+        groups = t.split("-")
+        if len(h) != 32 or any(c not in "0123456789abcdefABCDEF" for c in h) or \
+                any(len(g) == 0 or len(g) % 4 for g in groups[:-1]) or not groups[-1]:
             raise invalid_syntax("uuid", text)
         return _uuid.UUID(hex=h)
 
