@@ -65,6 +65,13 @@ class ClusterConfig:
     max_clock_offset_us: int = 0   # commit-wait; zero when every process shares one clock
     closed_ts_interval_ms: int = 2 # how often the journal publishes the closed timestamp
     extra_hostnames: tuple[str, ...] = ()   # more names tokens may be signed for (Service DNS names)
+    # "raft": one journal replica per AZ replicated with Raft (services/journal/replicated.py);
+    # "static": the first AZ's journal leads alone, unreplicated (the walking skeleton's mode).
+    journal_replication: str = "raft"
+
+    def __post_init__(self) -> None:
+        if self.journal_replication not in ("static", "raft"):
+            raise ValueError(f"journal_replication must be 'static' or 'raft', not {self.journal_replication!r}")
 
     @property
     def hostnames(self) -> tuple[str, ...]:
@@ -90,6 +97,9 @@ class ClusterConfig:
         raw["azs"] = {az: {svc: Endpoint(**ep) for svc, ep in services.items()}
                       for az, services in raw["azs"].items()}
         raw["limits"] = Limits(**raw.get("limits", {}))
+        # A document written before the field existed describes a static-journal cluster
+        # (its log is the static journal.log): keep it static. New documents name the mode.
+        raw.setdefault("journal_replication", "static")
         return cls(**raw)
 
     @classmethod

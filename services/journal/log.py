@@ -133,8 +133,10 @@ class Log:
 
     # -- appending -------------------------------------------------------------------------
 
-    def append(self, payloads: list[bytes]) -> int:
+    def append(self, payloads: list[bytes], sync: bool = True) -> int:
         """Write the records and fsync once (group commit). Returns the new last index.
+
+        sync=False skips the fsync (the Raft journal's replica log, rebuilt at every start).
 
         Each payload must be a LogEntry with index = last_index + 1, + 2, ... in order."""
         if not payloads:
@@ -151,7 +153,8 @@ class Log:
             written = 0
             while written < len(data):
                 written += os.pwrite(self._fd, view[written:], off + written)
-            os.fsync(self._fd)
+            if sync:
+                os.fsync(self._fd)
             self._end = off + len(data)
             self._offsets.extend(offsets)
             return self.last_index

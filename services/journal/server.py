@@ -21,8 +21,9 @@ closed timestamp:
 A ticker wakes every subscriber each `closed_ts_interval_ms`; an idle one
 sends an empty batch (heartbeat).
 
-Leadership is static until Raft lands: the journal of the first AZ in sorted
-order leads. A follower answers Commit with NOT_LEADER + the leader's address,
+This is the static mode (`journal_replication = "static"`); the Raft-replicated
+journal is services/journal/replicated.py, chosen by `serve`. Here the journal
+of the first AZ in sorted order leads. A follower answers Commit with NOT_LEADER + the leader's address,
 and refuses Subscribe with FAILED_PRECONDITION and trailing metadata
 `dsql-leader: host:port` (storage then subscribes to that address).
 
@@ -329,12 +330,16 @@ class JournalServer:
         return pb.StatusResponse(
             az=self.az, role="leader" if self.is_leader else "follower",
             last_index=self.durable_index, last_commit_ts=self.last_durable_ts,
-            leader=self.leader_target)
+            leader=self.leader_target, replication="static")
 
 
 async def serve(config: ClusterConfig, az: str, *, ready=None) -> None:
     ep = config.endpoint(az, "journal")
-    js = JournalServer(config, az)
+    if config.journal_replication == "raft":
+        from services.journal.replicated import RaftJournalServer
+        js = RaftJournalServer(config, az)
+    else:
+        js = JournalServer(config, az)
     server = grpc.aio.server(options=GRPC_OPTIONS)
     server.add_generic_rpc_handlers((js.handlers(),))
     bound = server.add_insecure_port(f"{ep.host}:{ep.grpc_port}")

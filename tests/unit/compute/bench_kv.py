@@ -1,8 +1,9 @@
 """Rough latency figures of the data path (not a test; run by hand):
 
     .venv/bin/python -m tests.unit.compute.bench_kv [--azs 3] [--n 1000] [--interval-ms 2]
+                                                    [--replication static|raft]
 
-Starts a journal per AZ (the first leads) and a storage per AZ as processes, then
+Starts a journal per AZ (static: the first leads; raft: elected) and a storage per AZ as processes, then
 measures from one thread: one-row commit, point get (fresh transaction each time, so
 each read is at a new snapshot), 100-row scan, and commit throughput with 16 threads.
 """
@@ -35,10 +36,11 @@ def main() -> None:
     ap.add_argument("--azs", type=int, default=3)
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--interval-ms", type=int, default=2)
+    ap.add_argument("--replication", choices=("static", "raft"), default="static")
     args = ap.parse_args()
     azs = tuple(f"az{i + 1}" for i in range(args.azs))
     c = Cluster(pathlib.Path(tempfile.mkdtemp(prefix="bench-kv-")), azs=azs,
-                closed_ts_interval_ms=args.interval_ms)
+                closed_ts_interval_ms=args.interval_ms, journal_replication=args.replication)
     try:
         for az in azs:
             c.start(az, "journal")

@@ -151,10 +151,16 @@ def test_read_only_commit_skips_journal(kv, monkeypatch):
 
 
 def test_not_leader_redirect(cluster, kv):
-    """A commit sent to a follower journal is redirected to the leader."""
-    follower = cluster.config.endpoint("az2", "journal").grpc_target
-    leader = cluster.config.endpoint("az1", "journal").grpc_target
-    assert cluster.journal_status("az2").role == "follower"
+    """A commit sent to a follower journal is redirected to the leader (az1's journal when the
+    leader is static; whichever replica won the election under Raft)."""
+    roles = {az: cluster.journal_status(az).role for az in ("az1", "az2")}
+    assert sorted(roles.values()) == ["follower", "leader"]
+    leader_az = next(az for az, role in roles.items() if role == "leader")
+    follower_az = next(az for az, role in roles.items() if role == "follower")
+    if cluster.config.journal_replication == "static":
+        assert leader_az == "az1"
+    follower = cluster.config.endpoint(follower_az, "journal").grpc_target
+    leader = cluster.config.endpoint(leader_az, "journal").grpc_target
     kv._leader = follower
     t = kv.begin()
     t.put(b"redirect/k", b"v")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x64sql/journal/v1/journal.proto\x12\x0f\x64sql.journal.v1\"6\n\x08Mutation\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\r\n\x05value\x18\x02 \x01(\x0c\x12\x0e\n\x06\x64\x65lete\x18\x03 \x01(\x08\"`\n\rCommitRequest\x12\x10\n\x08start_ts\x18\x01 \x01(\x04\x12)\n\x06writes\x18\x02 \x03(\x0b\x32\x19.dsql.journal.v1.Mutation\x12\x12\n\ncheck_keys\x18\x03 \x03(\x0c\"\xbb\x01\n\x0e\x43ommitResponse\x12\x38\n\x07outcome\x18\x01 \x01(\x0e\x32\'.dsql.journal.v1.CommitResponse.Outcome\x12\x11\n\tcommit_ts\x18\x02 \x01(\x04\x12\x14\n\x0c\x63onflict_key\x18\x03 \x01(\x0c\x12\x0e\n\x06leader\x18\x04 \x01(\t\"6\n\x07Outcome\x12\r\n\tCOMMITTED\x10\x00\x12\x0c\n\x08\x43ONFLICT\x10\x01\x12\x0e\n\nNOT_LEADER\x10\x02\"&\n\x10SubscribeRequest\x12\x12\n\nfrom_index\x18\x01 \x01(\x04\"W\n\x08LogEntry\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x11\n\tcommit_ts\x18\x02 \x01(\x04\x12)\n\x06writes\x18\x03 \x03(\x0b\x32\x19.dsql.journal.v1.Mutation\"I\n\x08LogBatch\x12*\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x19.dsql.journal.v1.LogEntry\x12\x11\n\tclosed_ts\x18\x02 \x01(\x04\"\x0f\n\rStatusRequest\"f\n\x0eStatusResponse\x12\n\n\x02\x61z\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x12\n\nlast_index\x18\x03 \x01(\x04\x12\x16\n\x0elast_commit_ts\x18\x04 \x01(\x04\x12\x0e\n\x06leader\x18\x05 \x01(\t2\xec\x01\n\x07Journal\x12I\n\x06\x43ommit\x12\x1e.dsql.journal.v1.CommitRequest\x1a\x1f.dsql.journal.v1.CommitResponse\x12K\n\tSubscribe\x12!.dsql.journal.v1.SubscribeRequest\x1a\x19.dsql.journal.v1.LogBatch0\x01\x12I\n\x06Status\x12\x1e.dsql.journal.v1.StatusRequest\x1a\x1f.dsql.journal.v1.StatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x64sql/journal/v1/journal.proto\x12\x0f\x64sql.journal.v1\"6\n\x08Mutation\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\r\n\x05value\x18\x02 \x01(\x0c\x12\x0e\n\x06\x64\x65lete\x18\x03 \x01(\x08\"`\n\rCommitRequest\x12\x10\n\x08start_ts\x18\x01 \x01(\x04\x12)\n\x06writes\x18\x02 \x03(\x0b\x32\x19.dsql.journal.v1.Mutation\x12\x12\n\ncheck_keys\x18\x03 \x03(\x0c\"\xbb\x01\n\x0e\x43ommitResponse\x12\x38\n\x07outcome\x18\x01 \x01(\x0e\x32\'.dsql.journal.v1.CommitResponse.Outcome\x12\x11\n\tcommit_ts\x18\x02 \x01(\x04\x12\x14\n\x0c\x63onflict_key\x18\x03 \x01(\x0c\x12\x0e\n\x06leader\x18\x04 \x01(\t\"6\n\x07Outcome\x12\r\n\tCOMMITTED\x10\x00\x12\x0c\n\x08\x43ONFLICT\x10\x01\x12\x0e\n\nNOT_LEADER\x10\x02\"&\n\x10SubscribeRequest\x12\x12\n\nfrom_index\x18\x01 \x01(\x04\"W\n\x08LogEntry\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x11\n\tcommit_ts\x18\x02 \x01(\x04\x12)\n\x06writes\x18\x03 \x03(\x0b\x32\x19.dsql.journal.v1.Mutation\"I\n\x08LogBatch\x12*\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x19.dsql.journal.v1.LogEntry\x12\x11\n\tclosed_ts\x18\x02 \x01(\x04\"\x0f\n\rStatusRequest\"\xc9\x01\n\x0eStatusResponse\x12\n\n\x02\x61z\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x12\n\nlast_index\x18\x03 \x01(\x04\x12\x16\n\x0elast_commit_ts\x18\x04 \x01(\x04\x12\x0e\n\x06leader\x18\x05 \x01(\t\x12\x13\n\x0breplication\x18\x06 \x01(\t\x12\x0c\n\x04term\x18\x07 \x01(\x04\x12\x14\n\x0c\x63ommit_index\x18\x08 \x01(\x04\x12\x15\n\rapplied_index\x18\t \x01(\x04\x12\x11\n\tclosed_ts\x18\n \x01(\x04\" \n\x0cRaftEnvelope\x12\x10\n\x08messages\x18\x01 \x03(\x0c\"\t\n\x07RaftAck2\xaf\x02\n\x07Journal\x12I\n\x06\x43ommit\x12\x1e.dsql.journal.v1.CommitRequest\x1a\x1f.dsql.journal.v1.CommitResponse\x12K\n\tSubscribe\x12!.dsql.journal.v1.SubscribeRequest\x1a\x19.dsql.journal.v1.LogBatch0\x01\x12I\n\x06Status\x12\x1e.dsql.journal.v1.StatusRequest\x1a\x1f.dsql.journal.v1.StatusResponse\x12\x41\n\x04Raft\x12\x1d.dsql.journal.v1.RaftEnvelope\x1a\x18.dsql.journal.v1.RaftAck(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,8 +48,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LOGBATCH']._serialized_end=596
   _globals['_STATUSREQUEST']._serialized_start=598
   _globals['_STATUSREQUEST']._serialized_end=613
-  _globals['_STATUSRESPONSE']._serialized_start=615
-  _globals['_STATUSRESPONSE']._serialized_end=717
-  _globals['_JOURNAL']._serialized_start=720
-  _globals['_JOURNAL']._serialized_end=956
+  _globals['_STATUSRESPONSE']._serialized_start=616
+  _globals['_STATUSRESPONSE']._serialized_end=817
+  _globals['_RAFTENVELOPE']._serialized_start=819
+  _globals['_RAFTENVELOPE']._serialized_end=851
+  _globals['_RAFTACK']._serialized_start=853
+  _globals['_RAFTACK']._serialized_end=862
+  _globals['_JOURNAL']._serialized_start=865
+  _globals['_JOURNAL']._serialized_end=1168
 # @@protoc_insertion_point(module_scope)

@@ -76,15 +76,35 @@ class StatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class StatusResponse(_message.Message):
-    __slots__ = ("az", "role", "last_index", "last_commit_ts", "leader")
+    __slots__ = ("az", "role", "last_index", "last_commit_ts", "leader", "replication", "term", "commit_index", "applied_index", "closed_ts")
     AZ_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     LAST_INDEX_FIELD_NUMBER: _ClassVar[int]
     LAST_COMMIT_TS_FIELD_NUMBER: _ClassVar[int]
     LEADER_FIELD_NUMBER: _ClassVar[int]
+    REPLICATION_FIELD_NUMBER: _ClassVar[int]
+    TERM_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_INDEX_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_TS_FIELD_NUMBER: _ClassVar[int]
     az: str
     role: str
     last_index: int
     last_commit_ts: int
     leader: str
-    def __init__(self, az: _Optional[str] = ..., role: _Optional[str] = ..., last_index: _Optional[int] = ..., last_commit_ts: _Optional[int] = ..., leader: _Optional[str] = ...) -> None: ...
+    replication: str
+    term: int
+    commit_index: int
+    applied_index: int
+    closed_ts: int
+    def __init__(self, az: _Optional[str] = ..., role: _Optional[str] = ..., last_index: _Optional[int] = ..., last_commit_ts: _Optional[int] = ..., leader: _Optional[str] = ..., replication: _Optional[str] = ..., term: _Optional[int] = ..., commit_index: _Optional[int] = ..., applied_index: _Optional[int] = ..., closed_ts: _Optional[int] = ...) -> None: ...
+
+class RaftEnvelope(_message.Message):
+    __slots__ = ("messages",)
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    messages: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, messages: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class RaftAck(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

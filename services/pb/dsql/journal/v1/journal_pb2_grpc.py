@@ -50,6 +50,11 @@ class JournalStub:
                 request_serializer=dsql_dot_journal_dot_v1_dot_journal__pb2.StatusRequest.SerializeToString,
                 response_deserializer=dsql_dot_journal_dot_v1_dot_journal__pb2.StatusResponse.FromString,
                 _registered_method=True)
+        self.Raft = channel.stream_unary(
+                '/dsql.journal.v1.Journal/Raft',
+                request_serializer=dsql_dot_journal_dot_v1_dot_journal__pb2.RaftEnvelope.SerializeToString,
+                response_deserializer=dsql_dot_journal_dot_v1_dot_journal__pb2.RaftAck.FromString,
+                _registered_method=True)
 
 
 class JournalServicer:
@@ -76,6 +81,16 @@ class JournalServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Raft(self, request_iterator, context):
+        """Journal replicas talk Raft to each other (journal_replication = "raft"):
+        one long-lived client stream per (sender, receiver) pair carrying batches
+        of Raft messages in a compact binary encoding (services/journal/raft/wire.py).
+        Fire and forget: Raft retries whatever is lost.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JournalServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -93,6 +108,11 @@ def add_JournalServicer_to_server(servicer, server):
                     servicer.Status,
                     request_deserializer=dsql_dot_journal_dot_v1_dot_journal__pb2.StatusRequest.FromString,
                     response_serializer=dsql_dot_journal_dot_v1_dot_journal__pb2.StatusResponse.SerializeToString,
+            ),
+            'Raft': grpc.stream_unary_rpc_method_handler(
+                    servicer.Raft,
+                    request_deserializer=dsql_dot_journal_dot_v1_dot_journal__pb2.RaftEnvelope.FromString,
+                    response_serializer=dsql_dot_journal_dot_v1_dot_journal__pb2.RaftAck.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -176,6 +196,33 @@ class Journal:
             '/dsql.journal.v1.Journal/Status',
             dsql_dot_journal_dot_v1_dot_journal__pb2.StatusRequest.SerializeToString,
             dsql_dot_journal_dot_v1_dot_journal__pb2.StatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Raft(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/dsql.journal.v1.Journal/Raft',
+            dsql_dot_journal_dot_v1_dot_journal__pb2.RaftEnvelope.SerializeToString,
+            dsql_dot_journal_dot_v1_dot_journal__pb2.RaftAck.FromString,
             options,
             channel_credentials,
             insecure,
