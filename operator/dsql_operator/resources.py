@@ -99,6 +99,7 @@ def cluster_config(c: Cluster) -> dict:
         "max_clock_offset_us": MAX_CLOCK_OFFSET_US,
         "closed_ts_interval_ms": CLOSED_TS_INTERVAL_MS,
         "extra_hostnames": tls_hostnames(c),
+        "journal_replication": "raft",
     }
 
 

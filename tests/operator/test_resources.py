@@ -79,6 +79,7 @@ def test_cluster_json_is_a_cluster_config_the_services_load():
     assert config.client_port == 5432 and config.tls_ca.endswith("/ca.crt")
     # Tokens signed for the client Service's DNS name are accepted by the relays.
     assert "demo.db.svc.cluster.local" in config.hostnames and "localhost" in config.hostnames
+    assert config.journal_replication == "raft"          # one journal replica per zone, replicated
 
 
 def test_external_etcd_replaces_the_managed_one():
