@@ -272,10 +272,14 @@ class Transaction:
         return out
 
     def scan(self, start: bytes, end: bytes, reverse: bool = False,
-             limit: int | None = None) -> Iterator[tuple[bytes, bytes]]:
+             limit: int | None = None, pushdown=None) -> Iterator[tuple[bytes, bytes]]:
         """Rows of [start, end) (end b"" = unbounded) at start_ts with this transaction's own
         writes overlaid. Buffered writes are captured when scan() is called, so writing while
-        iterating does not disturb the iteration."""
+        iterating does not disturb the iteration.
+
+        pushdown: (predicates, columns | None) for storage (services/common/pushdown.py): stored
+        rows are filtered and projected there; buffered writes are always returned whole and
+        unfiltered (a buffered delete still hides the stored row), so the caller re-checks."""
         self._check_open()
         keys = self._sorted_keys()
         lo = bisect.bisect_left(keys, start)
@@ -284,16 +288,16 @@ class Transaction:
         if reverse:
             buffered.reverse()
         deletes = sum(1 for _, v in buffered if v is None)
-        return self._scan(start, end, reverse, limit, buffered, deletes)
+        return self._scan(start, end, reverse, limit, buffered, deletes, pushdown)
 
-    def _scan(self, start, end, reverse, limit, buffered, deletes):
+    def _scan(self, start, end, reverse, limit, buffered, deletes, pushdown=None):
         if limit is not None and limit <= 0:
             return
         page = 0 if limit is None else min(SCAN_PAGE_ROWS, limit + deletes)
         emitted = 0
         b = 0
         nb = len(buffered)
-        for k, v in self._storage_rows(start, end, reverse, page):
+        for k, v in self._storage_rows(start, end, reverse, page, pushdown):
             # Emit buffered rows that come before k.
             while b < nb and (buffered[b][0] > k if reverse else buffered[b][0] < k):
                 bk, bv = buffered[b]
@@ -322,15 +326,28 @@ class Transaction:
                 if limit is not None and emitted >= limit:
                     return
 
-    def _storage_rows(self, start, end, reverse, page):
+    def _storage_rows(self, start, end, reverse, page, pushdown=None):
+        extra = {}
+        if pushdown is not None and (pushdown[0] or pushdown[1] is not None):
+            preds, columns = pushdown
+            extra["predicates"] = [spb.ColumnPredicate(column_id=c, op=op, kind=kind, value=val)
+                                   for c, op, kind, val in preds]
+            if columns is not None:
+                extra["project"] = True
+                extra["columns"] = list(columns)
         while True:
             resp = self.kv._read("Scan", spb.ScanRequest(read_ts=self.start_ts, start=start, end=end,
-                                                         limit=page, reverse=reverse))
+                                                         limit=page, reverse=reverse, **extra))
             for row in resp.rows:
                 yield row.key, row.value
-            if not resp.more or not resp.rows:
-                return
-            last = resp.rows[-1].key
+            if extra:                   # filtered: resume after the last key storage examined
+                if not resp.more:
+                    return
+                last = resp.resume_key if resp.resume_key else resp.rows[-1].key
+            else:
+                if not resp.more or not resp.rows:
+                    return
+                last = resp.rows[-1].key
             if reverse:
                 end = last
             else:

@@ -45,6 +45,7 @@ META_GC_HORIZON = META + b"gc_horizon"
 
 SCAN_ROWS_MAX = 1000
 SCAN_BYTES_MAX = 1 << 20
+SCAN_EXAMINE_MAX = 10_000        # visible rows a filtered scan page examines at most
 
 
 def escape(key: bytes) -> bytes:
@@ -242,3 +243,69 @@ class Store:
                         full = len(rows) >= limit or size >= bytes_max
                 it.seek_for_prev(p)
         return rows, False
+
+    def scan_filtered(self, read_ts: int, start: bytes, end: bytes, row_filter, limit: int = 0,
+                      reverse: bool = False, bytes_max: int = SCAN_BYTES_MAX,
+                      examine_max: int = SCAN_EXAMINE_MAX) -> tuple[list[tuple[bytes, bytes]], bool, bytes, int]:
+        """scan() with pushdown: `row_filter(value)` gives the value to return or None to skip the
+        row. Examines at most `examine_max` visible rows. -> (rows, more, resume key, examined):
+        when `more`, the scan continues after (before, if reverse) the resume key, the last key
+        examined; rows may then be empty."""
+        if limit <= 0 or limit > SCAN_ROWS_MAX:
+            limit = SCAN_ROWS_MAX
+        lo = key_prefix(start) if start else DATA
+        hi = key_prefix(end) if end else DATA_END
+        if lo >= hi:
+            return [], False, b"", 0
+        inv = _inv(read_ts)
+        it = self.db.iter()
+        rows: list[tuple[bytes, bytes]] = []
+        size = 0
+        examined = 0
+        last = b""
+        if not reverse:
+            it.seek(lo)
+            while it.valid():
+                vk = it.key()
+                if vk >= hi:
+                    break
+                p = vk[:-8]
+                if vk[-8:] < inv:
+                    it.seek(p + inv)
+                    continue
+                v = it.value()
+                if v[:1] == LIVE:
+                    if len(rows) >= limit or size >= bytes_max or examined >= examine_max:
+                        return rows, True, last, examined
+                    key = p[1:-2].replace(b"\x00\xff", b"\x00")
+                    examined += 1
+                    last = key
+                    out = row_filter(v[1:])
+                    if out is not None:
+                        rows.append((key, out))
+                        size += len(key) + len(out)
+                it.next()
+                if it.valid() and it.key()[:-8] == p:
+                    it.seek(p + _SKIP_VERSIONS)
+        else:
+            it.seek_for_prev(hi)
+            while it.valid():
+                vk = it.key()
+                if vk < lo:
+                    break
+                p = vk[:-8]
+                it.seek(p + inv)
+                if it.valid() and it.key()[:-8] == p:
+                    v = it.value()
+                    if v[:1] == LIVE:
+                        if len(rows) >= limit or size >= bytes_max or examined >= examine_max:
+                            return rows, True, last, examined
+                        key = p[1:-2].replace(b"\x00\xff", b"\x00")
+                        examined += 1
+                        last = key
+                        out = row_filter(v[1:])
+                        if out is not None:
+                            rows.append((key, out))
+                            size += len(key) + len(out)
+                it.seek_for_prev(p)
+        return rows, False, last, examined

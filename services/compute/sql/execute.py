@@ -10,9 +10,13 @@ found by one point read.
 from __future__ import annotations
 
 import functools
+import heapq
+import sys
 from typing import Iterator
 
-from services.common import errors, keycodec
+import struct
+
+from services.common import errors, keycodec, pushdown
 from services.common.errors import PgError
 
 from . import functions as F
@@ -22,6 +26,7 @@ from .plan import (Aggregate, Delete, Distinct, Filter, IndexScan, Insert, Join,
                    Project, ProjectSet, RecursiveUnion, Result, SetOp, Sort, Trim, Update, Values, VirtualScan, WindowAgg)
 
 ROW_LIMIT_MESSAGE = "transaction row limit exceeded"
+QUERY_MEMORY_MESSAGE = "query requires too much temp space, out of memory."
 
 
 # ------------------------------------------------------------------ per-table codecs
@@ -98,11 +103,33 @@ class TxnState:
 
 
 class ExecContext:
+    """One statement's execution: the transaction, the expression environment, the limits and
+    the memory held by the operators that keep rows (sort, hash aggregate, hash join build side,
+    DISTINCT, window partitions, recursive CTE work tables, set operations). `mem` is what they
+    hold now (a cheap estimate per row, `row_bytes`); above `limits.query_memory_bytes_max` the
+    statement fails with 53200, the guide's message."""
+
     def __init__(self, state: TxnState, env: Env, limits=None):
         self.state = state
         self.txn = state.txn
         self.env = env
         self.limits = limits
+        self.mem = 0
+        self.mem_peak = 0
+        self.mem_max = getattr(limits, "query_memory_bytes_max", None) if limits is not None else None
+
+    def charge(self, n_bytes: int) -> None:
+        m = self.mem = self.mem + n_bytes
+        if m > self.mem_peak:
+            self.mem_peak = m
+            if self.mem_max is not None and m > self.mem_max:
+                raise errors.OutOfMemory(QUERY_MEMORY_MESSAGE)
+
+    def release(self, n_bytes: int) -> None:
+        self.mem -= n_bytes
+
+    def account(self) -> "MemAccount":
+        return MemAccount(self)
 
     def count_write(self, n_rows: int, n_bytes: int) -> None:
         st = self.state
@@ -117,6 +144,44 @@ class ExecContext:
                 raise errors.ProgramLimitExceeded(
                     "transaction size limit 10mb exceeded",
                     detail=f"Current transaction size {st.bytes_modified / 1048576:.0f}mb 10mb")
+
+
+class MemAccount:
+    """The memory one operator holds; close() gives it back to the statement."""
+    __slots__ = ("ctx", "held")
+
+    def __init__(self, ctx: ExecContext):
+        self.ctx = ctx
+        self.held = 0
+
+    def charge(self, n_bytes: int) -> None:
+        self.held += n_bytes
+        self.ctx.charge(n_bytes)
+
+    def close(self) -> None:
+        self.ctx.release(self.held)
+        self.held = 0
+
+
+_getsizeof = sys.getsizeof
+_ROW_OVERHEAD = 64
+
+
+def row_bytes(row) -> int:
+    """A cheap estimate of the memory one row (a list or tuple of values) holds."""
+    return _ROW_OVERHEAD + 8 * len(row) + sum(map(_getsizeof, row))
+
+
+def _holding(fn):
+    """Runs an operator generator fn(node, ctx, acct) with a memory account closed when it ends."""
+    @functools.wraps(fn)
+    def runner(node, ctx):
+        acct = ctx.account()
+        try:
+            yield from fn(node, ctx, acct)
+        finally:
+            acct.close()
+    return runner
 
 
 # ------------------------------------------------------------------ reads
@@ -200,15 +265,47 @@ def _pk_scan(node: PkScan, ctx):
         limit = node.limit.compile(ctx.env)(None)
         if limit is not None and limit <= 0:
             return
-    dec = codec_for(node.table).row.decode
+    codec = codec_for(node.table)
+    dec = codec.row.decode
+    pushdown = None
+    if (node.pushdown or node.columns is not None) and limit is None:
+        pushdown = _pushdown_spec(node, codec, ctx)
     n = 0
-    for k, v in ctx.txn.scan(start, end, reverse=node.reverse, limit=limit):
+    scan = ctx.txn.scan(start, end, reverse=node.reverse, limit=limit, pushdown=pushdown) if pushdown \
+        else ctx.txn.scan(start, end, reverse=node.reverse, limit=limit)
+    for k, v in scan:
         if node.for_update:
             ctx.txn.add_check_key(k)
         n += 1
         if not n & 1023:
             check_cancel(ctx)
         yield dec(v)
+
+
+def _pushdown_spec(node: PkScan, codec: TableCodec, ctx):
+    """(predicates, column ids | None) for storage; a comparison with a NULL constant is left to
+    the compute (it is never true, the compute's filter drops every row)."""
+    env = ctx.env
+    preds = []
+    for pos, op, e in node.pushdown:
+        col = node.table.columns[pos]
+        kind = codec.kinds[pos]
+        if e is None:
+            preds.append((col.id, op, kind, b""))
+            continue
+        v = e.compile(env)(None)
+        if v is None:
+            continue
+        try:
+            preds.append((col.id, op, kind, pushdown.encode_constant(kind, v)))
+        except (TypeError, ValueError, struct.error, OverflowError):
+            continue        # e.g. an int8 constant against an int4 column: the compute filters
+    columns = None
+    if node.columns is not None:
+        columns = [node.table.columns[p].id for p in node.columns]
+    if not preds and columns is None:
+        return None
+    return preds, columns
 
 
 def _index_scan(node: IndexScan, ctx):
@@ -273,6 +370,11 @@ def _hashable(v):
     return v
 
 
+# aggregates whose state grows with every input value (charged like rows held)
+_COLLECTING_AGGS = frozenset(("string_agg", "array_agg", "json_agg", "jsonb_agg", "percentile_cont",
+                              "percentile_disc", "mode", "json_object_agg", "jsonb_object_agg"))
+
+
 def _aggregate(node: Aggregate, ctx):
     env = ctx.env
     gfs = [g.compile(env) for g in node.group_by]
@@ -285,8 +387,17 @@ def _aggregate(node: Aggregate, ctx):
         filt_fs.append(a.filter.compile(env) if a.filter is not None else None)
         ord_fs.append([o[0].compile(env) for o in a.order])
     ordered = any(a.order for a in node.aggs)
+    acct = ctx.account()
+    try:
+        yield from _aggregate_rows(node, ctx, acct, gfs, gkeys, arg_fs, filt_fs, ord_fs, ordered)
+    finally:
+        acct.close()
+
+
+def _aggregate_rows(node, ctx, acct, gfs, gkeys, arg_fs, filt_fs, ord_fs, ordered):
     groups: dict = {}
     order = []
+    group_bytes = 64 * (len(node.aggs) + 1)
     for row in run(node.child, ctx):
         gv = [f(row) for f in gfs]
         key = tuple((k(v) if (k and v is not None) else v) for k, v in zip(gkeys, gv))
@@ -296,11 +407,14 @@ def _aggregate(node: Aggregate, ctx):
                   [[] for _ in node.aggs] if ordered else None)
             groups[key] = st
             order.append(key)
+            acct.charge(row_bytes(gv) + group_bytes)
         for j, (agg, state, fs, seen) in enumerate(zip(node.aggs, st[1], arg_fs, st[2])):
             if filt_fs[j] is not None and filt_fs[j](row) is not True:
                 continue
             if agg.order:
-                st[3][j].append(([f(row) for f in ord_fs[j]], [f(row) for f in fs]))
+                item = ([f(row) for f in ord_fs[j]], [f(row) for f in fs])
+                st[3][j].append(item)
+                acct.charge(row_bytes(item[0]) + row_bytes(item[1]))
                 continue
             if agg.star:
                 state.add(True)
@@ -310,6 +424,9 @@ def _aggregate(node: Aggregate, ctx):
                 if vals[0] is None or vals[0] in seen:
                     continue
                 seen.add(vals[0])
+                acct.charge(row_bytes(vals))
+            elif agg.name in _COLLECTING_AGGS:
+                acct.charge(row_bytes(vals))
             if len(vals) == 1:
                 state.add(vals[0])
             else:
@@ -334,7 +451,8 @@ def _aggregate(node: Aggregate, ctx):
         yield gv + [s.result() for s in states]
 
 
-def _recursive_union(node, ctx):
+@_holding
+def _recursive_union(node, ctx, acct):
     keys = [F.sort_key_func(t) for t in node.types]
 
     def key(row):
@@ -347,12 +465,15 @@ def _recursive_union(node, ctx):
             if k in seen:
                 continue
             seen.add(k)
+            acct.charge(row_bytes(k))
         work.append(r)
+        acct.charge(row_bytes(r))
         yield r
     total = len(work)
     while work:
         check_cancel(ctx)
         node.holder["rows"] = work
+        work_bytes = sum(map(row_bytes, work))
         new = []
         for r in run(node.right, ctx):
             if not node.all:
@@ -360,8 +481,11 @@ def _recursive_union(node, ctx):
                 if k in seen:
                     continue
                 seen.add(k)
+                acct.charge(row_bytes(k))
             new.append(r)
+            acct.charge(row_bytes(r))
             yield r
+        acct.charge(-work_bytes)        # the previous round's work table is dropped
         total += len(new)
         if total > 10_000_000:
             raise PgError("recursive query produced too many rows", sqlstate="54000")
@@ -378,26 +502,106 @@ def _project_set(node, ctx):
             yield out
 
 
-def _sort(node: Sort, ctx):
-    rows = list(run(node.child, ctx))
-    for idx, desc, nulls_first, oid in reversed(node.keys):
-        kf = F.sort_key_func(oid)
-        # NULLs: with desc=False they go last unless nulls_first; reverse=True flips everything
-        null_rank_first = (0 if nulls_first else 1) if not desc else (1 if nulls_first else 0)
+class _Desc:
+    """A sort key compared in reverse (DESC columns of a composite top-N key)."""
+    __slots__ = ("v",)
 
-        def key(row, idx=idx, kf=kf, nr=null_rank_first):
+    def __init__(self, v):
+        self.v = v
+
+    def __lt__(self, other):
+        return other.v < self.v
+
+    def __gt__(self, other):
+        return other.v > self.v
+
+    def __eq__(self, other):
+        return self.v == other.v
+
+
+def _composite_key(keys):
+    """One key function over a whole row giving the order of the multi-pass stable sort in _sort:
+    NULLs first or last per column whatever the direction, DESC columns compared reversed."""
+    parts = []
+    for idx, desc, nulls_first, oid in keys:
+        parts.append((idx, desc, (0, 0) if nulls_first else (2, 0), F.sort_key_func(oid)))
+
+    def key(row):
+        out = []
+        for idx, desc, null_key, kf in parts:
             v = row[idx]
             if v is None:
-                return (nr, 0)
-            return (1 - nr, kf(v) if kf else v)
+                out.append(null_key)
+            else:
+                if kf is not None:
+                    v = kf(v)
+                out.append((1, _Desc(v) if desc else v))
+        return out
+    return key
+
+
+def _sort(node: Sort, ctx):
+    if node.limit is not None:
+        n = node.limit.compile(ctx.env)(None)
+        if n is not None and n >= 0:
+            yield from _top_n(node, ctx, n)
+            return
+    rows = []
+    acct = ctx.account()
+    try:
+        for row in run(node.child, ctx):
+            rows.append(row)
+            acct.charge(row_bytes(row))
+        for idx, desc, nulls_first, oid in reversed(node.keys):
+            kf = F.sort_key_func(oid)
+            # NULLs: with desc=False they go last unless nulls_first; reverse=True flips everything
+            null_rank_first = (0 if nulls_first else 1) if not desc else (1 if nulls_first else 0)
+
+            def key(row, idx=idx, kf=kf, nr=null_rank_first):
+                v = row[idx]
+                if v is None:
+                    return (nr, 0)
+                return (1 - nr, kf(v) if kf else v)
+            try:
+                rows.sort(key=key, reverse=desc)
+            except TypeError:
+                raise PgError("could not compare values for ORDER BY", sqlstate="XX000") from None
+        yield from rows
+    finally:
+        acct.close()
+
+
+def _top_n(node: Sort, ctx, n: int):
+    """The first n rows of the stable sort, keeping at most n rows: a max-heap of
+    (inverted key, inverted arrival number, row) whose top is the row that sorts last."""
+    if n == 0:
+        for _ in run(node.child, ctx):      # still evaluated (errors, volatile functions) like PG
+            pass
+        return
+    key = _composite_key(node.keys)
+    heap: list = []
+    acct = ctx.account()
+    try:
         try:
-            rows.sort(key=key, reverse=desc)
+            for seq, row in enumerate(run(node.child, ctx)):
+                item = (_Desc(key(row)), -seq, row)
+                if len(heap) < n:
+                    heapq.heappush(heap, item)
+                    acct.charge(row_bytes(row))
+                elif heap[0] < item:        # sorts before the current last row: replace it
+                    old = heapq.heapreplace(heap, item)[2]
+                    acct.charge(row_bytes(row) - row_bytes(old))
+            heap.sort(reverse=True)
         except TypeError:
             raise PgError("could not compare values for ORDER BY", sqlstate="XX000") from None
-    yield from rows
+        for item in heap:
+            yield item[2]
+    finally:
+        acct.close()
 
 
-def _distinct(node: Distinct, ctx):
+@_holding
+def _distinct(node: Distinct, ctx, acct):
     keys = [F.sort_key_func(t) for t in node.types]
     seen = set()
     for row in run(node.child, ctx):
@@ -406,6 +610,7 @@ def _distinct(node: Distinct, ctx):
         if k in seen:
             continue
         seen.add(k)
+        acct.charge(row_bytes(k))
         yield row
 
 
@@ -430,10 +635,14 @@ def _limit(node: Limit, ctx):
             return
 
 
-def _join(node: Join, ctx):
+@_holding
+def _join(node: Join, ctx, acct):
     env = ctx.env
     cond = node.cond.compile(env) if node.cond is not None else None
-    rights = list(run(node.right, ctx))
+    rights = []
+    for r in run(node.right, ctx):
+        rights.append(r)
+        acct.charge(row_bytes(r))
     lnull = [None] * node.left_width
     rnull = [None] * node.right_width
     kind = node.kind
@@ -503,9 +712,13 @@ def _sort_rows(items, keys):
     return items
 
 
-def _window(node: WindowAgg, ctx):
+@_holding
+def _window(node: WindowAgg, ctx, acct):
     env = ctx.env
-    rows = list(run(node.child, ctx))
+    rows = []
+    for r in run(node.child, ctx):
+        rows.append(r)
+        acct.charge(row_bytes(r) + 8 * (len(node.windows) + 1))
     extra = [[None] * len(node.windows) for _ in rows]
     for j, w in enumerate(node.windows):
         pfs = [e.compile(env) for e in w.partition]
@@ -688,7 +901,8 @@ def _values(node: Values, ctx):
         yield [e.compile(ctx.env)(None) for e in r]
 
 
-def _setop(node: SetOp, ctx):
+@_holding
+def _setop(node: SetOp, ctx, acct):
     keys = [F.sort_key_func(t) for t in node.types]
 
     def k(row):
@@ -704,12 +918,16 @@ def _setop(node: SetOp, ctx):
                 kk = k(row)
                 if kk not in seen:
                     seen.add(kk)
+                    acct.charge(row_bytes(kk))
                     yield row
         return
     counts: dict = {}
     for row in run(node.right, ctx):
         kk = k(row)
-        counts[kk] = counts.get(kk, 0) + 1
+        n = counts.get(kk, 0)
+        if not n:
+            acct.charge(row_bytes(kk) + 16)
+        counts[kk] = n + 1
     emitted = set()
     for row in run(node.left, ctx):
         kk = k(row)
@@ -721,6 +939,7 @@ def _setop(node: SetOp, ctx):
                     yield row
                 elif kk not in emitted:
                     emitted.add(kk)
+                    acct.charge(16)
                     yield row
         else:  # EXCEPT
             if node.all:
@@ -730,6 +949,7 @@ def _setop(node: SetOp, ctx):
                     yield row
             elif n == 0 and kk not in emitted:
                 emitted.add(kk)
+                acct.charge(row_bytes(kk))
                 yield row
 
 

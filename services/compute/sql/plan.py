@@ -21,7 +21,11 @@ from . import functions as F
 from . import types as T
 from .bind import (BoundDelete, BoundInsert, BoundSelect, BoundSetOp, BoundUpdate, BoundValues, FromJoin,
                    FromSubquery, FromTable, FromVirtual, SortItem)
-from .expr import AggCall, BoolOp, ColRef, Const, Expr, Func, InList, Param, replace
+from services.common.pushdown import COMPARISONS, PUSHABLE_KINDS
+
+from .bind import _Distinct, _NullIf
+from .expr import (AggCall, BoolOp, BoolTest, Case, Coalesce, ColRef, Const, Expr, Func, InList, NullTest, Param,
+                   WindowCall, replace)
 
 MAX_POINT_KEYS = 1000
 
@@ -54,6 +58,9 @@ class PkScan(PlanNode):
     reverse: bool = False
     limit: Expr | None = None       # rows to fetch at most (limit + offset), when safe
     for_update: bool = False
+    # pushdown to storage (a filter the compute still applies): (column position, op, value expr | None)
+    pushdown: list = dataclasses.field(default_factory=list)
+    columns: list[int] | None = None    # projection: the column positions the query reads (None: all)
 
 
 @dataclasses.dataclass
@@ -130,8 +137,11 @@ class ProjectSet(PlanNode):
 
 @dataclasses.dataclass
 class Sort(PlanNode):
+    """Sorts its child's rows. With `limit` (an expression: LIMIT + OFFSET of the Limit node above)
+    it is a top-N sort: a bounded heap keeps only the first `limit` rows of the stable sort."""
     child: PlanNode
     keys: list[tuple[int, bool, bool, int]]    # (column, desc, nulls_first, type oid)
+    limit: Expr | None = None
 
     def children(self):
         return [self.child]
@@ -312,6 +322,59 @@ def key_condition(c: Expr, pk_pos: dict[int, int], table):
     return None
 
 
+_PUSH_FLIP = {"=": "=", "<>": "<>", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_PUSH_FAMILIES = ({T.INT2, T.INT4, T.INT8}, {T.TEXT, T.VARCHAR}, {T.BOOL})
+
+
+def pushdown_condition(c: Expr, table):
+    """(column position, op, value expr | None) if storage can evaluate c exactly as SQL does:
+    `column op constant` on integer, boolean and text/varchar columns, or column IS [NOT] NULL."""
+    def column(e):
+        if isinstance(e, ColRef) and 0 <= e.index < len(table.columns):
+            col = table.columns[e.index]
+            if e.type == col.type_oid and T.lookup(col.type_oid).name in PUSHABLE_KINDS:
+                return col
+        return None
+    if isinstance(c, NullTest) and column(c.arg) is not None:
+        return c.arg.index, "is_not_null" if c.negate else "is_null", None
+    if isinstance(c, Func) and c.name in COMPARISONS and len(c.args) == 2 and c.strict:
+        a, b = c.args
+        op = c.name
+        if isinstance(b, ColRef) and not isinstance(a, ColRef):
+            a, b, op = b, a, _PUSH_FLIP[op]
+        col = column(a)
+        if col is not None and is_runtime_const(b) and \
+                any(col.type_oid in f and b.type in f for f in _PUSH_FAMILIES):
+            return a.index, op, b
+    return None
+
+
+_PROJECTABLE = (Const, Param, ColRef, Func, BoolOp, NullTest, BoolTest, Case, Coalesce, InList, AggCall, WindowCall,
+                _NullIf, _Distinct)
+
+
+def _table_columns_read(bs) -> set[int] | None:
+    """Positions of the FROM table's columns a single-table SELECT reads (None: unknown, e.g. a
+    subquery that may read the row through an outer reference)."""
+    every = [e for _, e in bs.targets] + list(bs.group_by) + list(bs.aggs) + list(bs.windows) + \
+        [s.expr for s in bs.order_by] + list(bs.distinct_on) + [x for x in (bs.where, bs.having) if x is not None]
+    for e in every:
+        for x in e.walk():
+            if not isinstance(x, _PROJECTABLE) or getattr(x, "correlated", False):
+                return None
+    if bs.has_agg:     # the select list, HAVING, ORDER BY and windows read the aggregate's output
+        over_row = list(bs.group_by) + list(bs.aggs)
+    else:
+        over_row = [e for _, e in bs.targets] + list(bs.windows) + [s.expr for s in bs.order_by] + \
+            list(bs.distinct_on)
+    if bs.where is not None:
+        over_row.append(bs.where)
+    out: set[int] = set()
+    for e in over_row:
+        out |= col_refs(e)
+    return out
+
+
 # ------------------------------------------------------------------ planner
 
 class Planner:
@@ -394,6 +457,8 @@ class Planner:
                 return IndexScan(table, ix, ev, lo, hi, for_update), residual, None
         residual = [c for c in conds if c not in used_conds]
         scan = PkScan(table, eq_vals, lower, upper, for_update=for_update)
+        if not for_update:
+            scan.pushdown = [pc for pc in (pushdown_condition(c, table) for c in residual) if pc is not None]
         return scan, residual, scan
 
     def plan_query(self, q) -> PlanNode:
@@ -415,7 +480,8 @@ class Planner:
         else:
             raise TypeError(type(q))
         if q.order_by:
-            node = Sort(node, [(s.expr.index, s.desc, s.nulls_first, s.expr.type) for s in q.order_by])
+            node = Sort(node, [(s.expr.index, s.desc, s.nulls_first, s.expr.type) for s in q.order_by],
+                        _top_n(q.limit, q.offset))
         if q.limit is not None or q.offset is not None:
             node = Limit(node, q.limit, q.offset)
         return Project(node, [e for _, e in q.targets])
@@ -499,6 +565,11 @@ class Planner:
             node, rest, scan = self.plan_from(bs.from_, conds, bs.for_update)
             if rest:
                 node = Filter(node, and_all(rest))
+            if scan is not None and isinstance(bs.from_, FromTable) and bs.from_.entry.offset == 0 \
+                    and not bs.for_update:
+                read = _table_columns_read(bs)
+                if read is not None and len(read) < len(scan.table.columns):
+                    scan.columns = sorted(i for i in read if i < len(scan.table.columns))
         if bs.has_agg:
             node = Aggregate(node, bs.group_by, bs.aggs)
             if bs.having is not None:
@@ -549,7 +620,7 @@ class Planner:
         if bs.distinct:
             node = Distinct(node, [e.type for e in exprs])
         if sort_keys and not sorted_by_scan:
-            node = Sort(node, sort_keys)
+            node = Sort(node, sort_keys, None if on_keys else _top_n(bs.limit, bs.offset))
         if on_keys:
             node = Distinct(node, [exprs[i].type for i in on_keys], on_keys)
         if bs.limit is not None or bs.offset is not None:
@@ -611,6 +682,15 @@ class Planner:
         return Delete(bd.table, node, [e for _, e in bd.returning])
 
 
+def _top_n(limit: Expr | None, offset: Expr | None) -> Expr | None:
+    """The number of rows a sort under LIMIT/OFFSET must produce (None: all of them)."""
+    if limit is None:
+        return None
+    if offset is None:
+        return limit
+    return Func("+", lambda a, b: a + b, [limit, offset], T.INT8, strict=True)
+
+
 def _width(fr) -> int:
     if isinstance(fr, (FromTable, FromSubquery, FromVirtual)):
         return len(fr.entry.names)
@@ -641,8 +721,18 @@ def explain(node: PlanNode, indent: int = 0) -> list[str]:
                 name = "PK Range Scan"
             if node.reverse:
                 extra += " backward"
+            if node.pushdown:
+                extra += f" (storage filter: {len(node.pushdown)} condition{'s' if len(node.pushdown) != 1 else ''})"
+            if node.columns is not None:
+                extra += f" (storage columns: {len(node.columns)} of {len(node.table.columns)})"
     if isinstance(node, Join):
         name = ("Hash " if node.left_keys else "Nested Loop ") + node.kind.title() + " Join"
+    if isinstance(node, Sort) and node.limit is not None:
+        name = "Top-N Sort"
+    if isinstance(node, Sort):
+        extra = " (Sort Key: " + ", ".join(
+            f"#{i + 1}" + (" DESC" if d else "") + (" NULLS FIRST" if nf and not d else "")
+            + (" NULLS LAST" if d and not nf else "") for i, d, nf, _ in node.keys) + ")"
     lines = [pad + name + extra]
     for c in node.children():
         lines += explain(c, indent + 1)

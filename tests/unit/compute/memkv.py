@@ -21,6 +21,7 @@ class MemKV:
         self._clock = 1_700_000_000_000_000
         self.get_calls = 0
         self.scan_calls = 0
+        self.pushdown_scans = 0
         self.commits = 0
 
     def _tick(self) -> int:
@@ -59,16 +60,28 @@ class MemTxn:
                 out.append(self.kv._read(k, self.start_ts))
         return out
 
-    def scan(self, start, end, reverse=False, limit=None):
+    def scan(self, start, end, reverse=False, limit=None, pushdown=None):
+        """pushdown: filtered and projected like storage does (services/common/pushdown.py), on
+        committed rows only; buffered writes come back whole, as the real client returns them."""
         self.kv.scan_calls += 1
         kv = self.kv
+        row_filter = None
+        if pushdown is not None and (pushdown[0] or pushdown[1] is not None):
+            from services.common.pushdown import compile_row_filter
+            row_filter = compile_row_filter(*pushdown)
+            kv.pushdown_scans += 1
         lo = bisect.bisect_left(kv._keys, start)
         hi = bisect.bisect_left(kv._keys, end)
         keys = set(kv._keys[lo:hi])
         keys.update(k for k in self.writes if start <= k < end)
         n = 0
         for k in sorted(keys, reverse=reverse):
-            v = self.writes[k] if k in self.writes else kv._read(k, self.start_ts)
+            if k in self.writes:
+                v = self.writes[k]
+            else:
+                v = kv._read(k, self.start_ts)
+                if v is not None and row_filter is not None:
+                    v = row_filter(v)
             if v is None:
                 continue
             yield k, v

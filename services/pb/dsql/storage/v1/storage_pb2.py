@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x64sql/storage/v1/storage.proto\x12\x0f\x64sql.storage.v1\"+\n\nGetRequest\x12\x0f\n\x07read_ts\x18\x01 \x01(\x04\x12\x0c\n\x04keys\x18\x02 \x03(\x0c\"-\n\rOptionalValue\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\r\n\x05value\x18\x02 \x01(\x0c\"=\n\x0bGetResponse\x12.\n\x06values\x18\x01 \x03(\x0b\x32\x1e.dsql.storage.v1.OptionalValue\"Z\n\x0bScanRequest\x12\x0f\n\x07read_ts\x18\x01 \x01(\x04\x12\r\n\x05start\x18\x02 \x01(\x0c\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x0c\x12\r\n\x05limit\x18\x04 \x01(\r\x12\x0f\n\x07reverse\x18\x05 \x01(\x08\"&\n\x08KeyValue\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\r\n\x05value\x18\x02 \x01(\x0c\"E\n\x0cScanResponse\x12\'\n\x04rows\x18\x01 \x03(\x0b\x32\x19.dsql.storage.v1.KeyValue\x12\x0c\n\x04more\x18\x02 \x01(\x08\"\x0f\n\rStatusRequest\"Z\n\x0eStatusResponse\x12\n\n\x02\x61z\x18\x01 \x01(\t\x12\x15\n\rapplied_index\x18\x02 \x01(\x04\x12\x12\n\napplied_ts\x18\x03 \x01(\x04\x12\x11\n\tclosed_ts\x18\x04 \x01(\x04\x32\xdb\x01\n\x07Storage\x12@\n\x03Get\x12\x1b.dsql.storage.v1.GetRequest\x1a\x1c.dsql.storage.v1.GetResponse\x12\x43\n\x04Scan\x12\x1c.dsql.storage.v1.ScanRequest\x1a\x1d.dsql.storage.v1.ScanResponse\x12I\n\x06Status\x12\x1e.dsql.storage.v1.StatusRequest\x1a\x1f.dsql.storage.v1.StatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x64sql/storage/v1/storage.proto\x12\x0f\x64sql.storage.v1\"+\n\nGetRequest\x12\x0f\n\x07read_ts\x18\x01 \x01(\x04\x12\x0c\n\x04keys\x18\x02 \x03(\x0c\"-\n\rOptionalValue\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\r\n\x05value\x18\x02 \x01(\x0c\"=\n\x0bGetResponse\x12.\n\x06values\x18\x01 \x03(\x0b\x32\x1e.dsql.storage.v1.OptionalValue\"\xb2\x01\n\x0bScanRequest\x12\x0f\n\x07read_ts\x18\x01 \x01(\x04\x12\r\n\x05start\x18\x02 \x01(\x0c\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x0c\x12\r\n\x05limit\x18\x04 \x01(\r\x12\x0f\n\x07reverse\x18\x05 \x01(\x08\x12\x34\n\npredicates\x18\x06 \x03(\x0b\x32 .dsql.storage.v1.ColumnPredicate\x12\x0f\n\x07project\x18\x07 \x01(\x08\x12\x0f\n\x07\x63olumns\x18\x08 \x03(\r\"M\n\x0f\x43olumnPredicate\x12\x11\n\tcolumn_id\x18\x01 \x01(\r\x12\n\n\x02op\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\r\n\x05value\x18\x04 \x01(\x0c\"&\n\x08KeyValue\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\r\n\x05value\x18\x02 \x01(\x0c\"p\n\x0cScanResponse\x12\'\n\x04rows\x18\x01 \x03(\x0b\x32\x19.dsql.storage.v1.KeyValue\x12\x0c\n\x04more\x18\x02 \x01(\x08\x12\x12\n\nresume_key\x18\x03 \x01(\x0c\x12\x15\n\rrows_examined\x18\x04 \x01(\r\"\x0f\n\rStatusRequest\"Z\n\x0eStatusResponse\x12\n\n\x02\x61z\x18\x01 \x01(\t\x12\x15\n\rapplied_index\x18\x02 \x01(\x04\x12\x12\n\napplied_ts\x18\x03 \x01(\x04\x12\x11\n\tclosed_ts\x18\x04 \x01(\x04\x32\xdb\x01\n\x07Storage\x12@\n\x03Get\x12\x1b.dsql.storage.v1.GetRequest\x1a\x1c.dsql.storage.v1.GetResponse\x12\x43\n\x04Scan\x12\x1c.dsql.storage.v1.ScanRequest\x1a\x1d.dsql.storage.v1.ScanResponse\x12I\n\x06Status\x12\x1e.dsql.storage.v1.StatusRequest\x1a\x1f.dsql.storage.v1.StatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,16 +38,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OPTIONALVALUE']._serialized_end=140
   _globals['_GETRESPONSE']._serialized_start=142
   _globals['_GETRESPONSE']._serialized_end=203
-  _globals['_SCANREQUEST']._serialized_start=205
-  _globals['_SCANREQUEST']._serialized_end=295
-  _globals['_KEYVALUE']._serialized_start=297
-  _globals['_KEYVALUE']._serialized_end=335
-  _globals['_SCANRESPONSE']._serialized_start=337
-  _globals['_SCANRESPONSE']._serialized_end=406
-  _globals['_STATUSREQUEST']._serialized_start=408
-  _globals['_STATUSREQUEST']._serialized_end=423
-  _globals['_STATUSRESPONSE']._serialized_start=425
-  _globals['_STATUSRESPONSE']._serialized_end=515
-  _globals['_STORAGE']._serialized_start=518
-  _globals['_STORAGE']._serialized_end=737
+  _globals['_SCANREQUEST']._serialized_start=206
+  _globals['_SCANREQUEST']._serialized_end=384
+  _globals['_COLUMNPREDICATE']._serialized_start=386
+  _globals['_COLUMNPREDICATE']._serialized_end=463
+  _globals['_KEYVALUE']._serialized_start=465
+  _globals['_KEYVALUE']._serialized_end=503
+  _globals['_SCANRESPONSE']._serialized_start=505
+  _globals['_SCANRESPONSE']._serialized_end=617
+  _globals['_STATUSREQUEST']._serialized_start=619
+  _globals['_STATUSREQUEST']._serialized_end=634
+  _globals['_STATUSRESPONSE']._serialized_start=636
+  _globals['_STATUSRESPONSE']._serialized_end=726
+  _globals['_STORAGE']._serialized_start=729
+  _globals['_STORAGE']._serialized_end=948
 # @@protoc_insertion_point(module_scope)

@@ -29,18 +29,36 @@ class GetResponse(_message.Message):
     def __init__(self, values: _Optional[_Iterable[_Union[OptionalValue, _Mapping]]] = ...) -> None: ...
 
 class ScanRequest(_message.Message):
-    __slots__ = ("read_ts", "start", "end", "limit", "reverse")
+    __slots__ = ("read_ts", "start", "end", "limit", "reverse", "predicates", "project", "columns")
     READ_TS_FIELD_NUMBER: _ClassVar[int]
     START_FIELD_NUMBER: _ClassVar[int]
     END_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     REVERSE_FIELD_NUMBER: _ClassVar[int]
+    PREDICATES_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
     read_ts: int
     start: bytes
     end: bytes
     limit: int
     reverse: bool
-    def __init__(self, read_ts: _Optional[int] = ..., start: _Optional[bytes] = ..., end: _Optional[bytes] = ..., limit: _Optional[int] = ..., reverse: _Optional[bool] = ...) -> None: ...
+    predicates: _containers.RepeatedCompositeFieldContainer[ColumnPredicate]
+    project: bool
+    columns: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, read_ts: _Optional[int] = ..., start: _Optional[bytes] = ..., end: _Optional[bytes] = ..., limit: _Optional[int] = ..., reverse: _Optional[bool] = ..., predicates: _Optional[_Iterable[_Union[ColumnPredicate, _Mapping]]] = ..., project: _Optional[bool] = ..., columns: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class ColumnPredicate(_message.Message):
+    __slots__ = ("column_id", "op", "kind", "value")
+    COLUMN_ID_FIELD_NUMBER: _ClassVar[int]
+    OP_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    column_id: int
+    op: str
+    kind: str
+    value: bytes
+    def __init__(self, column_id: _Optional[int] = ..., op: _Optional[str] = ..., kind: _Optional[str] = ..., value: _Optional[bytes] = ...) -> None: ...
 
 class KeyValue(_message.Message):
     __slots__ = ("key", "value")
@@ -51,12 +69,16 @@ class KeyValue(_message.Message):
     def __init__(self, key: _Optional[bytes] = ..., value: _Optional[bytes] = ...) -> None: ...
 
 class ScanResponse(_message.Message):
-    __slots__ = ("rows", "more")
+    __slots__ = ("rows", "more", "resume_key", "rows_examined")
     ROWS_FIELD_NUMBER: _ClassVar[int]
     MORE_FIELD_NUMBER: _ClassVar[int]
+    RESUME_KEY_FIELD_NUMBER: _ClassVar[int]
+    ROWS_EXAMINED_FIELD_NUMBER: _ClassVar[int]
     rows: _containers.RepeatedCompositeFieldContainer[KeyValue]
     more: bool
-    def __init__(self, rows: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., more: _Optional[bool] = ...) -> None: ...
+    resume_key: bytes
+    rows_examined: int
+    def __init__(self, rows: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., more: _Optional[bool] = ..., resume_key: _Optional[bytes] = ..., rows_examined: _Optional[int] = ...) -> None: ...
 
 class StatusRequest(_message.Message):
     __slots__ = ()
