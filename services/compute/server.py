@@ -203,12 +203,8 @@ async def start_server(service: ComputeService, bind: str) -> tuple[grpc.aio.Ser
     return server, port
 
 
-async def serve(config: ClusterConfig, az: str, session_factory: SessionFactory | None = None,
-                metrics: bool = True) -> None:
+async def serve(config: ClusterConfig, az: str, session_factory: SessionFactory | None = None) -> None:
     ep = config.endpoint(az, "compute")
-    if metrics:
-        from prometheus_client import start_http_server
-        start_http_server(ep.metrics_port, addr=ep.host)
     factory = session_factory
     if factory is None:
         engine = EngineFactory(config, az)

@@ -540,11 +540,7 @@ class _RelayStatus(relay_pb2_grpc.RelayServicer):
         return relay_pb2.StatusResponse(az=self.relay.az, connections=self.relay.connections)
 
 
-async def serve(config: ClusterConfig, az: str, metrics: bool = True) -> None:
-    if metrics:
-        from prometheus_client import start_http_server
-        ep = config.endpoint(az, "relay")
-        start_http_server(ep.metrics_port, addr=ep.host)
+async def serve(config: ClusterConfig, az: str) -> None:
     relay = Relay(config, az)
     await relay.start()
     stop = asyncio.Event()
