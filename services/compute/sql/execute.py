@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import heapq
+import itertools
 import sys
 from typing import Iterator
 
@@ -22,7 +23,7 @@ from services.common.errors import PgError
 from . import functions as F
 from . import types as T
 from .expr import Env
-from .plan import (Aggregate, Delete, Distinct, Filter, IndexScan, Insert, Join, Limit, PkGet, PkScan, PlanNode,
+from .plan import (Aggregate, Delete, Distinct, Filter, IndexScan, Insert, Join, Limit, LookupJoin, PkGet, PkScan, PlanNode,
                    Project, ProjectSet, RecursiveUnion, Result, SetOp, Sort, Trim, Update, Values, VirtualScan, WindowAgg)
 
 ROW_LIMIT_MESSAGE = "transaction row limit exceeded"
@@ -696,6 +697,44 @@ def _join(node: Join, ctx, acct):
                 yield lnull + rights[i]
 
 
+LOOKUP_BATCH_ROWS = 1000
+
+
+def _lookup_join(node: LookupJoin, ctx):
+    """Batches of left rows, each answered by one batched primary-key get of the right table."""
+    env = ctx.env
+    codec = codec_for(node.table)
+    dec = codec.row.decode
+    key_fs = [e.compile(env) for e in node.pk_exprs]
+    cond = node.cond.compile(env) if node.cond is not None else None
+    right_ok = node.right_filter.compile(env) if node.right_filter is not None else None
+    rnull = [None] * node.right_width
+    outer = node.kind == "LEFT"
+    left = run(node.left, ctx)
+    while True:
+        batch = list(itertools.islice(left, LOOKUP_BATCH_ROWS))
+        if not batch:
+            return
+        check_cancel(ctx)
+        keys = []
+        for lrow in batch:
+            vals = [f(lrow) for f in key_fs]
+            keys.append(None if any(v is None for v in vals) else codec.pk_key_of_values(vals))
+        wanted = sorted({k for k in keys if k is not None})
+        found = dict(zip(wanted, ctx.txn.get(wanted))) if wanted else {}
+        for lrow, key in zip(batch, keys):
+            value = found.get(key) if key is not None else None
+            if value is not None:
+                rrow = dec(value)
+                if right_ok is None or right_ok(rrow):
+                    row = lrow + rrow
+                    if cond is None or cond(row):
+                        yield row
+                        continue
+            if outer:
+                yield lrow + rnull
+
+
 def _sort_rows(items, keys):
     """Stable multi-key sort of (order key values, payload) items; keys: (desc, nulls_first, type)."""
     for j in range(len(keys) - 1, -1, -1):
@@ -1258,6 +1297,6 @@ def table_has_rows(txn, table) -> bool:
 
 _RUNNERS = {
     RecursiveUnion: _recursive_union, ProjectSet: _project_set, Result: _result, PkGet: _pk_get, PkScan: _pk_scan, IndexScan: _index_scan, Filter: _filter, Project: _project,
-    Trim: _trim, Aggregate: _aggregate, Sort: _sort, Distinct: _distinct, Limit: _limit, Join: _join,
+    Trim: _trim, Aggregate: _aggregate, Sort: _sort, Distinct: _distinct, Limit: _limit, Join: _join, LookupJoin: _lookup_join,
     SetOp: _setop, Values: _values, WindowAgg: _window, VirtualScan: _virtual,
 }

@@ -4,7 +4,7 @@ Access paths for one table (index-organized by its primary key):
     PkGet   equality on every primary key column (IN lists multiply the keys): one batched get
     PkScan  equality on a key prefix and/or a range on the next key column: one key-range scan;
             with nothing usable it is the full scan of the table's key range
-Above them: Filter, Join (hash or nested loop), Aggregate, Project, Distinct, Sort, Limit, Trim;
+Above them: Filter, Join (hash or nested loop), LookupJoin (index nested loop), Aggregate, Project, Distinct, Sort, Limit, Trim;
 and the writers Insert / Update / Delete over a scan of the target table.
 Expressions in a node refer to positions in the rows its child produces.
 """
@@ -191,6 +191,24 @@ class Join(PlanNode):
 
     def children(self):
         return [self.left, self.right]
+
+
+@dataclasses.dataclass
+class LookupJoin(PlanNode):
+    """Index nested-loop join: for each batch of left rows, one batched get of the right table's rows
+    by primary key. Chosen when the join keys cover the right table's whole primary key and the left
+    side is selective (a key lookup or range), so reading the whole right table would be wasted."""
+    left: PlanNode
+    table: Any                      # the right table
+    kind: str                       # INNER / LEFT
+    cond: Expr | None               # residual join condition over left_row + right_row
+    left_width: int
+    right_width: int
+    pk_exprs: list[Expr]            # over the left row, one per primary key column in key order
+    right_filter: Expr | None       # conditions on the right table alone, over its row
+
+    def children(self):
+        return [self.left]
 
 
 @dataclasses.dataclass
@@ -548,7 +566,8 @@ class Planner:
             others.append(c)
         cond = and_all([shift(c, -loff) for c in others])
         kind = fr.kind if fr.kind != "CROSS" else "INNER"
-        node = Join(left, right, kind, cond, lw, rw, lkeys, rkeys, ktypes)
+        node = (_lookup_join(fr, left, right, kind, cond, lw, rw, lkeys, rkeys)
+                or Join(left, right, kind, cond, lw, rw, lkeys, rkeys, ktypes))
         if rest:
             node = Filter(node, shift(and_all(rest), -loff))
         return node, [], None
@@ -703,6 +722,49 @@ def _offset(fr) -> int:
     return _offset(fr.left)
 
 
+# Key kinds whose memcomparable encoding is equal exactly when the SQL values are equal, so a
+# primary-key get finds the same rows an equality test would (floats and numeric are not: -0.0 = 0.0).
+LOOKUP_KEY_KINDS = frozenset({"int2", "int4", "int8", "bool", "text", "varchar", "uuid", "bytea", "date",
+                              "timestamp", "timestamptz"})
+
+
+def _selective(node: PlanNode) -> bool:
+    """Does the node read a bounded part of a table (a key lookup or range) rather than all of it?"""
+    if isinstance(node, (PkGet, IndexScan)):
+        return True
+    if isinstance(node, PkScan):
+        return bool(node.eq) or node.lower is not None or node.upper is not None or node.limit is not None
+    if isinstance(node, Limit):
+        return True
+    if isinstance(node, (Filter, Project, Sort, Distinct)):
+        return _selective(node.child)
+    return False
+
+
+def _lookup_join(fr, left, right, kind, cond, lw, rw, lkeys, rkeys) -> LookupJoin | None:
+    if kind not in ("INNER", "LEFT") or not isinstance(fr.right, FromTable) or not _selective(left):
+        return None
+    scan, right_filter = right, None
+    if isinstance(scan, Filter):
+        scan, right_filter = scan.child, scan.pred
+    if (not isinstance(scan, PkScan) or scan.eq or scan.lower is not None or scan.upper is not None
+            or scan.for_update or scan.reverse or scan.limit is not None):
+        return None
+    table = scan.table
+    pk_pos = [table.column_index(cid) for cid in table.pk]
+    by_pos = {}
+    for lk, rk in zip(lkeys, rkeys):
+        if not isinstance(rk, ColRef) or rk.index not in pk_pos or rk.index in by_pos:
+            return None
+        col_type = table.columns[rk.index].type_oid
+        if lk.type != col_type or T.lookup(col_type).name not in LOOKUP_KEY_KINDS:
+            return None
+        by_pos[rk.index] = lk
+    if sorted(by_pos) != sorted(pk_pos):
+        return None
+    return LookupJoin(left, table, kind, cond, lw, rw, [by_pos[p] for p in pk_pos], right_filter)
+
+
 def explain(node: PlanNode, indent: int = 0) -> list[str]:
     """A short textual plan (EXPLAIN)."""
     pad = "  " * indent + ("->  " if indent else "")
@@ -727,6 +789,9 @@ def explain(node: PlanNode, indent: int = 0) -> list[str]:
                 extra += f" (storage columns: {len(node.columns)} of {len(node.table.columns)})"
     if isinstance(node, Join):
         name = ("Hash " if node.left_keys else "Nested Loop ") + node.kind.title() + " Join"
+    if isinstance(node, LookupJoin):
+        name = f"Index Nested Loop {node.kind.title()} Join"
+        extra = f" (primary key lookups on {node.table.schema}.{node.table.name})"
     if isinstance(node, Sort) and node.limit is not None:
         name = "Top-N Sort"
     if isinstance(node, Sort):
