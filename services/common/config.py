@@ -63,7 +63,7 @@ class ClusterConfig:
     azs: dict[str, dict[str, Endpoint]]   # az -> service -> endpoint
     limits: Limits = Limits()
     max_clock_offset_us: int = 0   # commit-wait; zero when every process shares one clock
-    closed_ts_interval_ms: int = 2 # how often the journal publishes the closed timestamp
+    closed_ts_interval_ms: int = 10  # how often the journal publishes the closed timestamp (idle CPU vs read wait)
     extra_hostnames: tuple[str, ...] = ()   # more names tokens may be signed for (Service DNS names)
     # "raft": one journal replica per AZ replicated with Raft (services/journal/replicated.py);
     # "static": the first AZ's journal leads alone, unreplicated (the walking skeleton's mode).
