@@ -48,9 +48,17 @@ class Proc:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    return free_ports(1, host)[0]
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` distinct free ports: every socket stays bound until all are chosen, so the kernel
+    cannot hand the same port out twice."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for s in socks:
+            s.bind((host, 0))
+        return [s.getsockname()[1] for s in socks]
 
 
 def port_open(host: str, port: int) -> bool:
@@ -75,9 +83,11 @@ def init_state(state_dir: pathlib.Path, *, client_port: int, region: str, az_cou
     hostnames = ("localhost", "127.0.0.1", f"{cluster_id}.dsql.{region}.on.aws")
     ca, cert, key = ensure_tls(state_dir / "tls", hostnames)
     ensure_credentials(state_dir / "credentials", region)
-    azs = {f"{region}{chr(ord('a') + i)}": {svc: Endpoint(host, free_port(), free_port()) for svc in SERVICES}
+    needed = az_count * len(SERVICES) * 2 + 2
+    ports = iter([p for p in free_ports(needed + 1, host) if p != client_port][:needed])
+    azs = {f"{region}{chr(ord('a') + i)}": {svc: Endpoint(host, next(ports), next(ports)) for svc in SERVICES}
            for i in range(az_count)}
-    etcd_client, etcd_peer = free_port(), free_port()
+    etcd_client, etcd_peer = next(ports), next(ports)
     config = ClusterConfig(
         cluster_id=cluster_id, region=region, state_dir=str(state_dir), client_host=host,
         client_port=client_port, etcd_endpoints=(f"{host}:{etcd_client}",),
