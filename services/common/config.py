@@ -46,6 +46,11 @@ class Limits:
     tables_max: int = 1000
     query_memory_bytes_max: int = 128 * 1024 * 1024
     token_expiry_max_s: int = 7 * 24 * 3600
+    # async jobs (CREATE INDEX ASYNC; services/compute/jobs.py)
+    job_retention_s: int = 30 * 60          # finished jobs leave sys.jobs after this (the guide's 30 minutes)
+    job_lease_ttl_s: int = 5                # a dead runner's job is taken over after this
+    index_build_batch_rows: int = 1000      # rows backfilled per transaction (also bounded by txn_rows_max)
+    index_build_grace_ms: int = 1000        # before the backfill: every compute's catalog shows the index
 
 
 @dataclasses.dataclass(frozen=True)

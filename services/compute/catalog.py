@@ -43,15 +43,35 @@ class Column:
     hidden: bool = False             # the row id of a table without a primary key
 
 
+INDEX_VALID = "valid"                # maintained by writes, used by reads
+INDEX_WRITE_ONLY = "write_only"      # being built by an async job: maintained by writes, not read
+INDEX_INVALID = "invalid"            # its build failed or was cancelled: maintained, never read
+
+
 @dataclasses.dataclass
 class Index:
     id: int
     name: str
     columns: list[int]               # column ids
     unique: bool = False
-    valid: bool = True
+    state: str = INDEX_VALID
     include: list[int] = dataclasses.field(default_factory=list)
     constraint: bool = False         # created by a UNIQUE constraint
+    job_id: str | None = None        # the CREATE INDEX ASYNC job that builds it
+    nulls_first: list[bool] | None = None   # per key column; None: NULLS LAST everywhere
+    nulls_not_distinct: bool = False
+
+    @property
+    def valid(self) -> bool:
+        """pg_index.indisvalid: queries may read it."""
+        return self.state == INDEX_VALID
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Index:
+        d = dict(d)
+        if "valid" in d:             # documents written before index states existed
+            d["state"] = INDEX_VALID if d.pop("valid") else INDEX_INVALID
+        return cls(**d)
 
 
 @dataclasses.dataclass
@@ -102,7 +122,7 @@ class Table:
     def from_json(cls, text: str | bytes, revision: int = 0) -> Table:
         d = json.loads(text)
         d["columns"] = [Column(**c) for c in d["columns"]]
-        d["indexes"] = [Index(**i) for i in d.get("indexes", [])]
+        d["indexes"] = [Index.from_dict(i) for i in d.get("indexes", [])]
         return cls(**d, revision=revision)
 
 
@@ -233,6 +253,33 @@ class EtcdStore:
             ok, _ = c.transaction(compare=cmp, success=ops, failure=[])
             return bool(ok)
         return self._call(run)
+
+    # ---- leases (async job claims, services/compute/jobs.py)
+    def claim(self, key: str, value: bytes, ttl_s: int):
+        """Put key with a new lease if it does not exist; the lease, or None if someone holds it."""
+        def run(c):
+            lease = c.lease(ttl_s)
+            t = c.transactions
+            ok, _ = c.transaction(compare=[t.version(key) == 0], success=[t.put(key, value, lease=lease)],
+                                  failure=[])
+            if not ok:
+                lease.revoke()
+                return None
+            return lease
+        return self._call(run)
+
+    def keep_alive(self, lease) -> bool:
+        """Refresh a lease; False once it has expired (the claim is lost)."""
+        try:
+            return any(r.TTL > 0 for r in self._c.refresh_lease(lease.id))
+        except Exception:   # noqa: BLE001 - etcd unreachable: the claim cannot be trusted
+            return False
+
+    def release(self, lease) -> None:
+        try:
+            self._c.revoke_lease(lease.id)
+        except Exception:   # noqa: BLE001 - it expires by itself
+            pass
 
     def _add_watch(self, prefix, callback):
         def cb(_response):
@@ -445,7 +492,10 @@ class Catalog:
         self._commit({key: t.revision}, {}, [key])
         return t
 
-    def create_index(self, schema: str, table: str, index: Index, if_not_exists: bool = False) -> Index | None:
+    def create_index(self, schema: str, table: str, index: Index, if_not_exists: bool = False,
+                     also: dict[str, Callable] | None = None) -> Index | None:
+        """Add an index (its id is allocated here). `also`: more keys to put in the same etcd
+        transaction, rendered from the new Index (the async job record)."""
         while True:
             self.refresh()
             t = self._tables.get((schema, table))
@@ -462,11 +512,44 @@ class Catalog:
                 ix = dataclasses.replace(index, id=ids[0])
                 made.append(ix)
                 return dataclasses.replace(t, indexes=t.indexes + [ix]).to_json().encode()
+            puts = {key: render}
+            for k, fn in (also or {}).items():
+                puts[k] = lambda ids, fn=fn: fn(dataclasses.replace(index, id=ids[0]))
             try:
-                self._commit({key: t.revision}, {key: render}, n_ids=1)
+                self._commit({key: t.revision}, puts, n_ids=1)
             except _Retry:
                 continue
             return made[-1]
+
+    def table_by_id(self, table_id: int) -> Table | None:
+        self._fresh()
+        for t in self._tables.values():
+            if t.id == table_id:
+                return t
+        return None
+
+    def set_index_state(self, table_id: int, index_id: int, state: str,
+                        compares: dict[str, int] | None = None, puts: dict[str, bytes] | None = None) -> bool:
+        """Change an index's state together with other keys (the job record), atomically.
+        False if the index no longer exists or one of `compares` changed; retries table races."""
+        for _ in range(100):
+            self.refresh()
+            t = next((x for x in self._tables.values() if x.id == table_id), None)
+            if t is None or not any(ix.id == index_id for ix in t.indexes):
+                return False
+            changed = dataclasses.replace(t, indexes=[
+                dataclasses.replace(ix, state=state) if ix.id == index_id else ix for ix in t.indexes])
+            key = self._tkey(t.schema, t.name)
+            try:
+                self._commit({key: t.revision, **(compares or {})},
+                             {key: changed.to_json().encode(), **(puts or {})})
+                return True
+            except _Retry:
+                for k, r in (compares or {}).items():
+                    cur = self.store.get(k)
+                    if (cur[1] if cur else 0) != r:
+                        return False
+        raise errors.schema_conflict()
 
     def rename_table(self, schema: str, name: str, new_schema: str, new_name: str) -> Table:
         """Move a table to a new name and/or schema (same id, so its rows stay where they are)."""

@@ -17,6 +17,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import os
 import signal
 import threading
 from typing import Any, Callable
@@ -68,10 +69,13 @@ class EngineFactory:
             if self._kv is None:
                 from services.compute.catalog import Catalog
                 from services.compute.kv import KV
+                from services.compute.jobs import JobRunner
                 catalog = Catalog(self.config.etcd_endpoints)
                 catalog.bootstrap()
                 self._catalog = catalog
                 self._kv = KV(self.config, self.az)
+                self.jobs = JobRunner(catalog, self._kv, self.config.limits, owner=f"{self.az}/{os.getpid()}")
+                self.jobs.start()
 
     def warm_up(self) -> None:
         try:
@@ -223,5 +227,8 @@ async def serve(config: ClusterConfig, az: str, session_factory: SessionFactory 
             pass
     await stop.wait()
     log.info("compute %s stopping", az)
+    runner = getattr(factory, "jobs", None)
+    if runner is not None:      # hand a running job back (its lease) instead of letting it expire
+        await loop.run_in_executor(None, runner.stop)
     await server.stop(grace=5)
     service.executor.shutdown(wait=False, cancel_futures=True)

@@ -775,6 +775,9 @@ class Binder(ArrayBinder):
         names = _str_nodes(n.funcname)
         name = names[-1].lower()
         loc = self.pos(n)
+        if len(names) == 2 and names[0] == "sys":
+            from .sysfuncs import bind_call
+            return bind_call(self, name, [self.expr(a, scope, allow_agg) for a in (n.args or ())], loc)
         if len(names) > 1 and names[0] not in ("pg_catalog",):
             raise errors.UndefinedFunction(f"function {'.'.join(names)}() does not exist", position=loc)
         if n.over is not None:

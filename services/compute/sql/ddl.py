@@ -9,13 +9,13 @@ it applies at COMMIT (DSQL allows one DDL per transaction and no DML with it).
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from typing import Callable
 
 from pglast import ast
 from pglast.stream import RawStream
 
 from services.common import errors
+from services.common.config import Limits
 from services.common.errors import PgError
 
 from ..catalog import ROWID_COLUMN, Column, Index, Table
@@ -211,8 +211,10 @@ def create_index(catalog, st: Statement, session) -> DdlAction:
                       sqlstate="54011")
     if n.whereClause is not None:
         raise errors.FeatureNotSupported("partial indexes are not supported")
-    iname = n.idxname or f"{t.name}_{'_'.join(c.name for c in cols)}_idx"
-    idx = Index(id=0, name=iname, columns=[c.id for c in cols], unique=bool(n.unique), include=include)
+    nulls_first = [p.nulls_ordering.name == "SORTBY_NULLS_FIRST" for p in n.indexParams]
+    idx = Index(id=0, name=n.idxname or "", columns=[c.id for c in cols], unique=bool(n.unique), include=include,
+                nulls_first=nulls_first if any(nulls_first) else None,
+                nulls_not_distinct=bool(getattr(n, "nulls_not_distinct", False)))
     tag = "CREATE INDEX"
 
     def apply(txn):
@@ -221,21 +223,45 @@ def create_index(catalog, st: Statement, session) -> DdlAction:
             raise errors.UndefinedTable(f'relation "{tname}" does not exist')
         if lim is not None and len(cur.indexes) >= lim.table_indexes_max:
             raise errors.ProgramLimitExceeded(f"more than {lim.table_indexes_max} indexes per table are not allowed")
+        iname = n.idxname or _choose_index_name(catalog, schema, t.name, [c.name for c in cols])
         if catalog.relation_exists(schema, iname):
             if n.if_not_exists:
                 return tag, [f'relation "{iname}" already exists, skipping'], None
             raise errors.DuplicateTable(f'relation "{iname}" already exists')
+        if st.is_async:
+            from ..jobs import submit_index_build
+            made, job_id = submit_index_build(catalog, schema, tname, dataclasses.replace(idx, name=iname),
+                                              n.if_not_exists, lim or Limits(),
+                                              _setting_int(session, "dsql.index_build_batch_rows"))
+            if made is None:
+                return tag, [f'relation "{iname}" already exists, skipping'], None
+            return tag, [], [[job_id]]
         if table_has_rows(txn, cur):
-            if st.is_async:
-                raise errors.FeatureNotSupported("CREATE INDEX ASYNC on a table with rows is not supported yet")
             raise errors.FeatureNotSupported(ASYNC_MESSAGE)
-        made = catalog.create_index(schema, tname, idx, if_not_exists=n.if_not_exists)
+        made = catalog.create_index(schema, tname, dataclasses.replace(idx, name=iname), if_not_exists=n.if_not_exists)
         if made is None:
             return tag, [f'relation "{iname}" already exists, skipping'], None
-        if st.is_async:
-            return tag, [], [[str(uuid.uuid4())]]
         return tag, [], None
     return DdlAction(tag, apply, [("job_id", T.TEXT)] if st.is_async else None)
+
+
+def _choose_index_name(catalog, schema: str, table: str, columns: list[str]) -> str:
+    """The guide's automatic name, table_col1_col2_idx; like PostgreSQL, a number is appended
+    while the name is taken."""
+    base = f"{table}_{'_'.join(columns)}_idx"[:63]
+    name, n = base, 0
+    while catalog.relation_exists(schema, name):
+        n += 1
+        name = f"{base[:63 - len(str(n))]}{n}"
+    return name
+
+
+def _setting_int(session, name: str) -> int:
+    """A positive integer custom setting (SET dsql.x = n), 0 when unset or not a number."""
+    try:
+        return max(0, int(getattr(session, "settings", {}).get(name, 0)))
+    except ValueError:
+        return 0
 
 
 def drop(catalog, st: Statement, session) -> DdlAction:

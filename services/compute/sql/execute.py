@@ -3,7 +3,7 @@
 Storage layout (see services/common/keycodec.py):
     row        object_prefix(table.id) + pk columns          -> RowCodec(all columns)
     index      object_prefix(index.id) + index cols [+ pk]   -> the row's key
-A unique index entry has no pk suffix unless one of its columns is NULL, so a duplicate is
+A unique index entry has no pk suffix unless one of its columns is NULL (NULLS DISTINCT), so a duplicate is
 found by one point read.
 """
 
@@ -65,12 +65,13 @@ class TableCodec:
         return keycodec.encode_key(self.prefix, self.pk_kinds[:len(values)], values)
 
     def index_entries(self, row, row_key: bytes) -> list[tuple[bytes, bytes, object]]:
-        """(index key, value, index) of every index entry of a row."""
+        """(index key, value, index) of every index entry of a row. Indexes in every state are
+        maintained: a write-only index being built must not miss a row written meanwhile."""
         out = []
         for ix, pos, prefix, kinds in self.indexes:
             vals = [row[p] for p in pos]
-            k = keycodec.encode_key(prefix, kinds, vals)
-            if not ix.unique or any(v is None for v in vals):
+            k = keycodec.encode_key(prefix, kinds, vals, nulls_first=ix.nulls_first)
+            if not ix.unique or (not ix.nulls_not_distinct and any(v is None for v in vals)):
                 k += row_key[len(self.prefix):]
             out.append((k, row_key, ix))
         return out

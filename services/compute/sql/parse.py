@@ -54,7 +54,8 @@ DDL_KINDS = {"CreateSchemaStmt", "CreateStmt", "IndexStmt", "DropStmt", "AlterTa
              "RenameStmt", "AlterObjectSchemaStmt"}
 DML_KINDS = {"SelectStmt", "InsertStmt", "UpdateStmt", "DeleteStmt"}
 SUPPORTED = DDL_KINDS | DML_KINDS | {"TransactionStmt", "VariableSetStmt", "VariableShowStmt",
-                                      "ExplainStmt", "DeallocateStmt", "DiscardStmt", "CopyStmt"}
+                                      "ExplainStmt", "DeallocateStmt", "DiscardStmt", "CopyStmt",
+                                      "CallStmt"}
 
 _UNSUPPORTED_NAMES = {
     "ViewStmt": "CREATE VIEW", "CreateSeqStmt": "CREATE SEQUENCE", "CreateTrigStmt": "CREATE TRIGGER",

@@ -459,6 +459,19 @@ class SqlSession:
                        "DISCARD_SEQUENCES": "DISCARD SEQUENCES", "DISCARD_TEMP": "DISCARD TEMP"}[target]
                 return Result(None, [], tag)
             return Prepared(stmt, [], None, "util", discard)
+        if kind == "CallStmt":          # sys procedures (sysfuncs.py): run as the SELECT of the call
+            from .sysfuncs import call_as_select
+            inner, no_row = call_as_select(stmt)
+            p = self._prepare(inner, param_oids)
+            select = p.runner
+
+            def call(ctx):
+                r = select(ctx)
+                return Result(None, [], "CALL") if no_row else Result(r.columns, r.rows, "CALL")
+            p.stmt, p.runner = stmt, call
+            if no_row:
+                p.columns = None
+            return p
         if kind == "ExplainStmt":
             inner = Statement(stmt.node.query, stmt.text, type(stmt.node.query).__name__, stmt.offset,
                               query=stmt.query)

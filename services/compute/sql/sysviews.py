@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from . import types as T
 
-SYSTEM_SCHEMAS = ("pg_catalog", "information_schema")
+SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "sys")
 _SYS_NAMESPACE_OIDS = {"pg_catalog": 11, "information_schema": 13000}
 
 
@@ -114,6 +114,8 @@ VIEWS = {
                                          ("numeric_precision", _I), ("numeric_scale", _I), ("udt_name", _N)],
                                         _is_columns),
 }
+
+VIEWS.update(__import__("services.compute.sql.sysjobs", fromlist=["VIEWS"]).VIEWS)   # sys.jobs
 
 
 def lookup(schema: str | None, name: str):
