@@ -93,6 +93,7 @@ class Prepared:
         self.requested_oids: tuple = ()
         self.param_locations: dict = {}
         self.plan_text: list[str] = []
+        self.objects: dict = {}          # (kind, schema, key) -> revision: sequences, functions used
 
 
 def _abort_reason(e) -> str:
@@ -409,6 +410,10 @@ class SqlSession:
             t = self.catalog.get_table(schema, name)
             if t is None or t.revision != rev:
                 return False
+        for (kind, schema, key), rev in p.objects.items():
+            d = self.catalog.get_object(kind, schema, key)
+            if d is None or d["revision"] != rev:
+                return False
         return True
 
     def _replan(self, p: Prepared) -> Prepared:
@@ -480,6 +485,7 @@ class SqlSession:
             b.resolve_unknown_params()
             p = Prepared(stmt, b.param_types, columns, "select", runner, b.tables_used, env,
                          is_write=bound.for_update)
+            p.objects = b.objects_used
             p.plan_text = explain(plan)
             p.param_locations = b.param_locations
             return p
@@ -511,6 +517,7 @@ class SqlSession:
             raise errors.FeatureNotSupported(f"{kind} is not supported")
         b.resolve_unknown_params()
         p = Prepared(stmt, b.param_types, columns, "dml", runner, b.tables_used, env, is_write=True)
+        p.objects = b.objects_used
         p.plan_text = explain(plan)
         p.param_locations = b.param_locations
         return p
