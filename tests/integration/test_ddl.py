@@ -43,6 +43,9 @@ SCRIPT = [
     "CREATE FUNCTION ddl_add(a int, b int) RETURNS int LANGUAGE SQL AS 'SELECT a + b'",
     "CREATE FUNCTION ddl_dbl(x int) RETURNS int LANGUAGE SQL IMMUTABLE RETURN x * 2",
     "SELECT ddl_add(1, 2), ddl_dbl(ddl_add(2, 3)), ddl_dbl(k) FROM ddl_d",
+    "CREATE FUNCTION ddl_get(k int) RETURNS int LANGUAGE SQL AS 'SELECT p * 10 FROM ddl_d WHERE ddl_d.k = ddl_get.k'",
+    "SELECT k, ddl_get(k), ddl_get(k + 1) FROM ddl_d",
+    "SELECT ddl_get(1::bigint)",
     "CREATE TABLE ddl_l (LIKE ddl_c INCLUDING ALL)",
     "INSERT INTO ddl_l VALUES (-1, 0)",
     "CREATE TABLE ddl_l2 (LIKE ddl_c)",
@@ -65,7 +68,7 @@ SCRIPT = [
 ]
 
 CLEANUP = ["DROP TABLE IF EXISTS ddl_c2, ddl_g, ddl_u, ddl_i, ddl_l, ddl_l2, ddl_d",
-           "DROP FUNCTION IF EXISTS ddl_dbl", "DROP FUNCTION IF EXISTS ddl_add", "DROP SEQUENCE IF EXISTS ddl_s",
+           "DROP FUNCTION IF EXISTS ddl_dbl", "DROP FUNCTION IF EXISTS ddl_get", "DROP FUNCTION IF EXISTS ddl_add", "DROP SEQUENCE IF EXISTS ddl_s",
            "DROP DOMAIN IF EXISTS ddl_pos"]
 
 

@@ -35,41 +35,34 @@ def parse_expr(text: str):
     return pglast.parse_sql(f"SELECT {text}")[0].stmt.targetList[0].val
 
 
-def column_refs(node) -> list[str]:
-    """Names of the unqualified column references in an expression, in order of appearance."""
-    out: list[str] = []
+def _column_ref_nodes(node):
+    """Every ColumnRef node of a parsed expression, in order of appearance."""
+    if isinstance(node, ast.ColumnRef):
+        yield node
+    elif isinstance(node, (list, tuple)):
+        for x in node:
+            yield from _column_ref_nodes(x)
+    elif isinstance(node, ast.Node):
+        for slot in node.__slots__:
+            yield from _column_ref_nodes(getattr(node, slot, None))
 
-    def walk(n):
-        if isinstance(n, ast.ColumnRef):
-            f = n.fields[-1]
-            if isinstance(f, ast.String) and f.sval not in out:
-                out.append(f.sval)
-            return
-        if isinstance(n, (list, tuple)):
-            for x in n:
-                walk(x)
-        elif isinstance(n, ast.Node):
-            for slot in n.__slots__:
-                walk(getattr(n, slot, None))
-    walk(node)
+
+def column_refs(node) -> list[str]:
+    """Names of the column references in an expression (last field), in order of appearance."""
+    out: list[str] = []
+    for n in _column_ref_nodes(node):
+        f = n.fields[-1]
+        if isinstance(f, ast.String) and f.sval not in out:
+            out.append(f.sval)
     return out
 
 
 def rename_refs(node, old: str, new: str):
     """Rename column references (in place) in a parsed expression; returns the node."""
-    def walk(n):
-        if isinstance(n, ast.ColumnRef):
-            f = n.fields[-1]
-            if isinstance(f, ast.String) and f.sval == old:
-                n.fields = tuple(n.fields[:-1]) + (ast.String(sval=new),)
-            return
-        if isinstance(n, (list, tuple)):
-            for x in n:
-                walk(x)
-        elif isinstance(n, ast.Node):
-            for slot in n.__slots__:
-                walk(getattr(n, slot, None))
-    walk(node)
+    for n in _column_ref_nodes(node):
+        f = n.fields[-1]
+        if isinstance(f, ast.String) and f.sval == old:
+            n.fields = tuple(n.fields[:-1]) + (ast.String(sval=new),)
     return node
 
 

@@ -162,6 +162,9 @@ def create_table(catalog, st: Statement, session) -> DdlAction:
                 elif ct == "CONSTR_CHECK":
                     checks.append({"name": c.conname, "expr": _deparse(c.raw_expr), "column_name": col.name})
                 elif ct == "CONSTR_GENERATED":
+                    if c.generated_kind != "s":
+                        raise errors.FeatureNotSupported("only STORED generated columns are supported",
+                                                         position=b.pos(c))
                     col.generated = _deparse(c.raw_expr)
                 elif ct == "CONSTR_IDENTITY":
                     if col.identity or has_default:
@@ -379,7 +382,8 @@ def create_index(catalog, st: Statement, session) -> DdlAction:
     if n.whereClause is not None:
         raise errors.FeatureNotSupported("partial indexes are not supported")
     iname = n.idxname or f"{t.name}_{'_'.join(c.name for c in cols)}_idx"
-    idx = Index(id=0, name=iname, columns=[c.id for c in cols], unique=bool(n.unique), include=include)
+    idx = Index(id=0, name=iname, columns=[c.id for c in cols], unique=bool(n.unique), include=include,
+                nulls_not_distinct=bool(n.nulls_not_distinct))
     tag = "CREATE INDEX"
 
     def apply(txn):

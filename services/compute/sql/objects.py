@@ -34,7 +34,9 @@ from pglast.stream import RawStream
 from services.common import errors
 from services.common.errors import PgError
 
+from . import functions as F
 from . import types as T
+from .expr import Expr
 
 INT8_MIN, INT8_MAX = -(1 << 63), (1 << 63) - 1
 SEQUENCE_CACHE_MIN = 65536            # DSQL: CACHE 1 or CACHE >= 65536
@@ -342,9 +344,33 @@ def _typename(oid: int, typmod: int = -1) -> ast.TypeName:
     return pglast.parse_sql(f"SELECT NULL::{type_name(oid, typmod)}")[0].stmt.targetList[0].val.typeName
 
 
+def _contains(node, classes) -> bool:
+    if isinstance(node, classes):
+        return True
+    if isinstance(node, (list, tuple)):
+        return any(_contains(x, classes) for x in node)
+    if isinstance(node, ast.Node):
+        return any(_contains(getattr(node, slot, None), classes) for slot in node.__slots__)
+    return False
+
+
+def _parse_body(fn: dict):
+    return pglast.parse_sql(f"SELECT {fn['body']}" if fn["body_kind"] == "return" else fn["body"])[0].stmt
+
+
+def is_inlinable(fn: dict) -> bool:
+    """A body that is one expression over the parameters (no FROM, no subquery)."""
+    body = _parse_body(fn)
+    return (isinstance(body, ast.SelectStmt) and not body.fromClause and not body.whereClause and
+            not body.groupClause and not body.valuesLists and body.op.name == "SETOP_NONE" and
+            len(body.targetList or ()) == 1 and not body.limitCount and not body.sortClause and
+            not _contains(body.targetList, ast.SubLink))
+
+
 def inline_body(fn: dict, arg_nodes: list):
-    """The AST that replaces a call of `fn`: its body with the arguments substituted, cast to the return type."""
-    body = pglast.parse_sql(f"SELECT {fn['body']}" if fn["body_kind"] == "return" else fn["body"])[0].stmt
+    """The AST that replaces a call of an inlinable `fn`: its expression with the arguments substituted
+    (cast to the parameter types), cast to the return type."""
+    body = _parse_body(fn)
     params = {}
     for i, (pname, (oid, typmod), arg) in enumerate(zip(fn["arg_names"], fn["arg_types"], arg_nodes)):
         cast = ast.TypeCast(arg=copy.deepcopy(arg), typeName=_typename(oid, typmod))
@@ -352,17 +378,56 @@ def inline_body(fn: dict, arg_nodes: list):
         if pname:
             params[pname] = cast
     body = _substitute(body, params)
-    simple = (isinstance(body, ast.SelectStmt) and not body.fromClause and not body.whereClause and
-              not body.groupClause and not body.valuesLists and body.op.name == "SETOP_NONE" and
-              len(body.targetList or ()) == 1 and not body.limitCount and not body.sortClause)
-    expr = body.targetList[0].val if simple else \
-        ast.SubLink(subLinkType=pglast.enums.SubLinkType.EXPR_SUBLINK, subselect=body)
-    return ast.TypeCast(arg=expr, typeName=_typename(*fn["return_type"]))
+    return ast.TypeCast(arg=body.targetList[0].val, typeName=_typename(*fn["return_type"]))
+
+
+@dataclasses.dataclass(eq=False)
+class _QueryCall(Expr):
+    """A call of a SQL function whose body is a query: the body runs as a correlated scalar subquery
+    whose enclosing row is the call's argument values (parameters are outer references, so a column
+    of the body's tables wins over a parameter of the same name, as in PostgreSQL)."""
+    args: list
+    sub: object
+    type: int
+    typmod: int = -1
+    location: int | None = None
+
+    def children(self):
+        return list(self.args)
+
+    def compile(self, env):
+        fs = [a.compile(env) for a in self.args]
+        run_sub = self.sub.compile(env)
+        return lambda row: run_sub([f(row) for f in fs])
+
+
+def bind_query_body(binder, fn: dict, args: list, loc):
+    from .bind import Binder, RangeEntry, Scope, SubqueryExpr
+    from .parse import Statement
+    from .plan import Planner
+    names = [p or f"${i + 1}" for i, p in enumerate(fn["arg_names"])]
+    body = _substitute(_parse_body(fn), {f"${i + 1}": ast.ColumnRef(fields=(ast.String(sval=fn["name"]),
+                                                                             ast.String(sval=nm)))
+                                         for i, nm in enumerate(names)})
+    sub = Binder(binder.catalog, Statement(node=body, text=fn["body"], kind="SelectStmt", query=""),
+                 session=binder.session)
+    sub.outer.append(Scope([RangeEntry(alias=fn["name"], table=None, names=names,
+                                       types=[tuple(t) for t in fn["arg_types"]], hidden=[False] * len(names))]))
+    inner = sub.bind_select(body)
+    if len(inner.targets) != 1:
+        raise PgError(f"return type mismatch in function declared to return {T.lookup(fn['return_type'][0]).name}",
+                      sqlstate="42P13", detail="Final statement must return exactly one column.")
+    binder.tables_used.update(sub.tables_used)
+    binder.objects_used.update(sub.objects_used)
+    t = inner.targets[0][1]
+    query = SubqueryExpr(Planner().plan_query(inner), "scalar", t.type, t.typmod, correlated=True)
+    call = _QueryCall([binder.coerce(a, oid, typmod) for a, (oid, typmod) in zip(args, fn["arg_types"])],
+                      query, t.type, t.typmod, loc)
+    return binder.coerce(call, fn["return_type"][0], fn["return_type"][1], F.ASSIGNMENT)
 
 
 def bind_call(binder, n: ast.FuncCall, names: list[str], scope, allow_agg):
     """A call of a sequence function or of a user's SQL function, bound; None for anything else."""
-    from . import functions as F
     name = names[-1].lower() if len(names) == 1 else names[-1]
     qualified = len(names) > 1 and names[0] != "pg_catalog"
     if not qualified and name in ("nextval", "currval", "setval") and n.args and not n.over:
@@ -387,13 +452,18 @@ def bind_call(binder, n: ast.FuncCall, names: list[str], scope, allow_agg):
         return None
     if n.agg_star or n.agg_distinct or n.over is not None or n.agg_order or n.agg_filter is not None:
         raise PgError(f"{name}(...) is not an aggregate function", sqlstate="42809", position=binder.pos(n))
-    if len(cands) > 1:
-        arg_types = [binder.expr(a, scope, allow_agg).type for a in n.args or ()]
-        exact = [f for f in cands if [t for t, _ in f["arg_types"]] == arg_types]
-        cands = exact or cands
+    args = [binder.expr(a, scope, allow_agg) for a in n.args or ()]
+    types = [a.type for a in args]
+    exact = [f for f in cands if [t for t, _ in f["arg_types"]] == types]
+    cands = exact or [f for f in cands if all(a == t or a == T.UNKNOWN or F.can_implicit(a, t)
+                                              for a, (t, _) in zip(types, f["arg_types"]))]
+    if not cands:
+        return None          # reported like PostgreSQL: function f(bigint) does not exist
     fn = cands[0]
     _record(binder, fn, "function")
-    return binder.expr(inline_body(fn, list(n.args or ())), scope, allow_agg)
+    if is_inlinable(fn):
+        return binder.expr(inline_body(fn, list(n.args or ())), scope, allow_agg)
+    return bind_query_body(binder, fn, args, binder.pos(n))
 
 
 # ------------------------------------------------------------------ DDL
@@ -567,7 +637,10 @@ def create_function(catalog, st, session):
     # check the body binds (PostgreSQL's check_function_bodies), with NULLs of the parameter types
     b = Binder(catalog, st, session=session)
     args = [ast.A_Const(isnull=True) for _ in arg_types]
-    b.expr(inline_body(doc, args), Scope(), False)
+    if is_inlinable(doc):
+        b.expr(inline_body(doc, args), Scope(), False)
+    else:
+        bind_query_body(b, doc, [b.expr(a, Scope(), False) for a in args], None)
 
     def apply(txn):
         cur = catalog.get_object("function", schema, key)

@@ -60,6 +60,7 @@ _UNSUPPORTED_NAMES = {
     "ViewStmt": "CREATE VIEW", "CreateTrigStmt": "CREATE TRIGGER", "RuleStmt": "CREATE RULE",
     "CreateRangeStmt": "CREATE TYPE", "CreateForeignTableStmt": "CREATE FOREIGN TABLE",
     "CreatePLangStmt": "CREATE LANGUAGE", "CreateEventTrigStmt": "CREATE EVENT TRIGGER",
+    "AlterSeqStmt": "ALTER SEQUENCE", "AlterDomainStmt": "ALTER DOMAIN", "AlterFunctionStmt": "ALTER FUNCTION",
     "CreatedbStmt": "CREATE DATABASE", "TruncateStmt": "TRUNCATE", "VacuumStmt": "VACUUM",
     "CreateExtensionStmt": "CREATE EXTENSION", "CreateTableSpaceStmt": "CREATE TABLESPACE",
     "AlterSystemStmt": "ALTER SYSTEM", "CreateTableAsStmt": "CREATE TABLE AS",

@@ -85,6 +85,12 @@ def test_unique_nulls_not_distinct_and_include(s):
     e = err(s, "insert into u values (3, 7, null)")
     assert (e.sqlstate, e.message, e.detail) == (
         "23505", 'duplicate key value violates unique constraint "u_w_key"', "Key (w)=(null) already exists.")
+    s.execute_sql("create table ue (a int)")
+    s.execute_sql("create unique index ue_a on ue (a) nulls not distinct")
+    s.execute_sql("insert into ue values (null)")
+    assert err(s, "insert into ue values (null)").sqlstate == "23505"
+    e = err(s, "create index ue_b on u (v)")
+    assert (e.sqlstate, e.message) == ("0A000", "use CREATE INDEX ASYNC instead")
 
 
 def test_identity_columns_and_sequence_functions(s):
@@ -184,6 +190,11 @@ def test_sql_functions_inline(s):
     s.execute_sql("insert into f values (1), (2), (3)")
     s.execute_sql("create function total() returns bigint language sql as $$select sum(a) from f$$")
     assert rows(s, "select total(), dbl(a) from f where a = 2") == [(6, 4)]
+    s.execute_sql("create function val_of(a int) returns int language sql as 'select a * 100 from f where a = $1'")
+    assert rows(s, "select a, val_of(a) from f order by a") == [(1, 100), (2, 200), (3, 300)]   # a: f's column
+    s.execute_sql("create function pick(k int) returns int language sql as 'select a from f where a = pick.k'")
+    assert rows(s, "select pick(a) from f order by a") == [(1,), (2,), (3,)]
+    assert err(s, "select pick(1::bigint)").sqlstate == "42883"
     assert err(s, "create function add2(a int, b int) returns int language sql as 'select 1'").sqlstate == "42723"
     s.execute_sql("create or replace function add2(a int, b int) returns int language sql as 'select a - b'")
     assert rows(s, "select add2(5, 2)") == [(3,)]
@@ -264,6 +275,8 @@ def test_alter_table(s):
     ("create table t (a int) inherits (x)", "INHERITS not supported"),
     ("create table t (a int) partition by range (a)", "PARTITION not supported"),
     ("create index i on x (a desc)", "ASC/DESC in index keys not supported"),
+    ("alter sequence s restart", "ALTER SEQUENCE not supported"),
+    ("alter domain d add check (value > 0)", "ALTER DOMAIN not supported"),
     ("create function f() returns int language plpgsql as 'begin return 1; end'", 'unsupported language "plpgsql"'),
 ])
 def test_unsupported_refused(s, sql, message):
