@@ -53,6 +53,7 @@ class TableCodec:
             key_cols.update(pos)
             self.indexes.append((ix, pos, keycodec.object_prefix(ix.id), [kinds[p] for p in pos]))
         self.not_null_pos = [i for i, c in enumerate(table.columns) if (c.not_null or i in self.pk_pos)]
+        self.has_rules = bool(table.checks) or any(c.generated for c in table.columns)
         self.var_key_pos = [i for i in sorted(key_cols)
                             if kinds[i] in ("text", "varchar", "bpchar", "bytea", "numeric")]
 
@@ -1013,7 +1014,7 @@ def _visible_record(table, row) -> str:
 
 def _check_row(table, row, codec: TableCodec, ctx: ExecContext) -> None:
     """Generated columns, NOT NULL, CHECK (in PostgreSQL's order), then the size limits."""
-    rules = constraints.rules_for(table, ctx.env.session)
+    rules = constraints.rules_for(table, ctx.env.session) if codec.has_rules else None
     if rules is not None:
         constraints.generate(rules, row, ctx.env)
     for i in codec.not_null_pos:
