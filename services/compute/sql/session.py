@@ -29,6 +29,7 @@ from .. import txnmetrics as txn_metrics
 from ..kv import schema_key
 from .parse import DDL_KINDS, Statement, parse
 from .plan import Planner, explain
+from .privileges import check_tables, required
 
 IN_FAILED = "current transaction is aborted, commands ignored until end of transaction block"
 FOR_UPDATE_READ_ONLY_MESSAGE = "SELECT FOR UPDATE in a read-only transaction is a no-op"
@@ -93,6 +94,7 @@ class Prepared:
         self.requested_oids: tuple = ()
         self.param_locations: dict = {}
         self.plan_text: list[str] = []
+        self.privileges: tuple = ()          # (schema, table, privilege) checked at every execution
 
 
 def _abort_reason(e) -> str:
@@ -480,6 +482,7 @@ class SqlSession:
             b.resolve_unknown_params()
             p = Prepared(stmt, b.param_types, columns, "select", runner, b.tables_used, env,
                          is_write=bound.for_update)
+            p.privileges = required(stmt, b, bound.for_update)
             p.plan_text = explain(plan)
             p.param_locations = b.param_locations
             return p
@@ -511,6 +514,7 @@ class SqlSession:
             raise errors.FeatureNotSupported(f"{kind} is not supported")
         b.resolve_unknown_params()
         p = Prepared(stmt, b.param_types, columns, "dml", runner, b.tables_used, env, is_write=True)
+        p.privileges = required(stmt, b)
         p.plan_text = explain(plan)
         p.param_locations = b.param_locations
         return p
@@ -530,7 +534,7 @@ class SqlSession:
                 raise errors.FeatureNotSupported("COPY FROM a query is not supported")
             if n.whereClause is not None:
                 raise errors.FeatureNotSupported("COPY FROM ... WHERE is not supported")
-            t = b.lookup_table(n.relation)
+            t = b.lookup_table(n.relation, "INSERT")
             if n.attlist:
                 positions = []
                 for a in n.attlist:
@@ -548,6 +552,7 @@ class SqlSession:
             env.session = self
             p = Prepared(stmt, [], None, "copy_in", None, b.tables_used, env, is_write=True)
             p.copy_options, p.copy_columns, p.copy_insert = opts, cols, node
+            p.privileges = required(stmt, b)
             return p
         if n.query is not None:
             q = b.bind_select(n.query) if isinstance(n.query, ast_SelectStmt()) else None
@@ -566,6 +571,7 @@ class SqlSession:
         env.session = self
         p = Prepared(stmt, [], None, "copy_out", plan, b.tables_used, env)
         p.copy_options, p.copy_columns = opts, cols
+        p.privileges = required(stmt, b)
         return p
 
     def copy_in(self, prepared: Prepared, chunks) -> Result:
@@ -588,6 +594,7 @@ class SqlSession:
             raise PgError(f"internal error: {type(e).__name__}: {e}", sqlstate="XX000") from e
 
     def _copy_in(self, p, chunks, C, insert_rows):
+        check_tables(self, p.privileges)
         if self._effective_read_only():
             raise PgError("cannot execute COPY FROM in a read-only transaction", sqlstate="25006")
         if self._in_block:
@@ -631,6 +638,7 @@ class SqlSession:
         if self._status == "E":
             raise errors.InFailedTransaction(IN_FAILED)
         try:
+            check_tables(self, prepared.privileges)
             self._begin_txn()
             env = prepared.env
             env.now = self._now()
@@ -739,6 +747,7 @@ class SqlSession:
         return Result(p.columns, [tuple(r) for r in rows] if rows else [], tag, notices)
 
     def _run_dml(self, p: Prepared, params) -> Result:
+        check_tables(self, p.privileges)
         if p.is_write:
             if self._effective_read_only():
                 if p.kind == "dml":
