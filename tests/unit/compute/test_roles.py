@@ -243,3 +243,17 @@ def test_relay_admission_reads_what_the_compute_wrote(cat, kv, admin):
     asyncio.run(adm.check("example", "arn:aws:sts::111122223333:assumed-role/example/session-1"))
     run(admin, "alter role example nologin")
     assert refused("example", ARN) == 'role "example" is not permitted to log in'
+
+
+def test_copy_needs_insert_or_select(admin, app):
+    run(admin, "grant usage on schema myschema to example")
+    p = app.prepare(app.parse("copy myschema.t from stdin")[0])
+    with pytest.raises(PgError) as ei:
+        app.copy_in(p, [b"5\tx\n"])
+    assert ei.value.message == "permission denied for table t"
+    with pytest.raises(PgError) as ei:
+        app.copy_out(app.prepare(app.parse("copy myschema.t to stdout")[0]))
+    assert ei.value.message == "permission denied for table t"
+    run(admin, "grant insert, select on myschema.t to example")
+    assert app.copy_in(app.prepare(app.parse("copy myschema.t from stdin")[0]), [b"5\tx\n"]).tag == "COPY 1"
+    assert app.copy_out(app.prepare(app.parse("copy myschema.t to stdout")[0]))[1].tag == "COPY 2"
