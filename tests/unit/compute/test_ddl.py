@@ -247,6 +247,9 @@ def test_alter_table(s):
     s.execute_sql("create schema other")
     s.execute_sql("alter table a set schema other")
     s.execute_sql("alter table other.a rename to b")
+    s.execute_sql("create role someone with login")
+    s.execute_sql("grant someone to admin")
+    s.execute_sql("grant create on schema other to someone")
     s.execute_sql("alter table other.b owner to someone")
     assert s.catalog.get_table("other", "b").owner == "someone"
     s.execute_sql("alter table other.b owner to current_user")
