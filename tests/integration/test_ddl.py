@@ -58,6 +58,17 @@ SCRIPT = [
     "ALTER TABLE ddl_c ADD COLUMN IF NOT EXISTS z text",
     "ALTER TABLE ddl_c RENAME TO ddl_c2",
     "SELECT aa, b, z FROM ddl_c2 ORDER BY aa",
+    "CREATE SCHEMA ddl_sch",
+    "CREATE TABLE IF NOT EXISTS ddl_sch.ddl_t (k int PRIMARY KEY, v text)",
+    "CREATE TABLE IF NOT EXISTS ddl_sch.ddl_t (k int PRIMARY KEY, v text)",
+    "CREATE UNIQUE INDEX ddl_t_v ON ddl_sch.ddl_t (v)",
+    "INSERT INTO ddl_sch.ddl_t VALUES (1, 'a'), (2, 'a')",
+    "DROP SCHEMA ddl_sch",
+    "ALTER TABLE ddl_sch.ddl_t SET SCHEMA it",
+    "SELECT count(*) FROM ddl_t",
+    "DROP TABLE ddl_t",
+    "DROP SCHEMA ddl_sch",
+    "DROP SCHEMA IF EXISTS ddl_sch",
     "DROP DOMAIN ddl_pos",
     "DROP TABLE ddl_d",
     "DROP DOMAIN ddl_pos",
@@ -67,9 +78,10 @@ SCRIPT = [
     "SELECT nextval('ddl_s')",
 ]
 
-CLEANUP = ["DROP TABLE IF EXISTS ddl_c2, ddl_g, ddl_u, ddl_i, ddl_l, ddl_l2, ddl_d",
-           "DROP FUNCTION IF EXISTS ddl_dbl", "DROP FUNCTION IF EXISTS ddl_get", "DROP FUNCTION IF EXISTS ddl_add", "DROP SEQUENCE IF EXISTS ddl_s",
-           "DROP DOMAIN IF EXISTS ddl_pos"]
+CLEANUP = ["DROP TABLE IF EXISTS ddl_c2, ddl_g, ddl_u, ddl_i, ddl_l, ddl_l2, ddl_d, ddl_sch.ddl_t, it.ddl_t",
+           "DROP SCHEMA IF EXISTS ddl_sch",
+           "DROP FUNCTION IF EXISTS ddl_dbl", "DROP FUNCTION IF EXISTS ddl_get", "DROP FUNCTION IF EXISTS ddl_add",
+           "DROP SEQUENCE IF EXISTS ddl_s", "DROP DOMAIN IF EXISTS ddl_pos"]
 
 
 def run_steps(conn, steps):
@@ -128,6 +140,8 @@ DSQL_ONLY = [
     ("CREATE TABLE ddl_t (a int) INHERITS (ddl_x0)", "0A000"),
     ("CREATE TABLE ddl_t (a int) PARTITION BY RANGE (a)", "0A000"),
     ("CREATE INDEX ddl_ix ON ddl_x0 (k DESC)", "0A000"),
+    ("INSERT INTO ddl_x0 VALUES (1)", ("ok", "INSERT 0 1")),
+    ("CREATE INDEX ddl_ix ON ddl_x0 (k)", "0A000"),       # use CREATE INDEX ASYNC instead
 ]
 
 

@@ -300,8 +300,6 @@ def create_table(catalog, st: Statement, session) -> DdlAction:
                   indexes=indexes, next_column_id=len(columns) + 1, owner=getattr(session, "user", "admin"),
                   checks=table_checks)
     constraints.bind_rules(table, session)     # validates CHECK and generation expressions now
-    for cname in identities:
-        col_named(cname).sequence = ""
 
     def apply(txn):
         if catalog.get_schema(schema) is None:
