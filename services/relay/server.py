@@ -28,6 +28,7 @@ from prometheus_client import Counter, Gauge
 from services.common import pgwire
 from services.common.auth.sigv4 import check_user_action, verify_token
 from services.common.auth.store import ReloadingStore
+from services.relay.admission import Admission
 from services.common.config import ClusterConfig
 from services.common.errors import (ConfigurationLimitExceeded, InvalidAuthorization, PgError,
                                     ProtocolViolation, TooManyConnections)
@@ -160,6 +161,7 @@ class Relay:
         self.config = config
         self.az = az
         self.store = store if store is not None else ReloadingStore(config.credentials_file)
+        self.admission = Admission.for_etcd(config.etcd_endpoints)
         self.ssl_ctx = ssl_ctx or make_ssl_context(config.tls_cert, config.tls_key)
         self.hostnames = tuple(config.hostnames)
         self.limits = config.limits
@@ -387,6 +389,7 @@ class Relay:
             identity = verify_token(pw.password, self.store, self.hostnames,
                                     expiry_max_s=self.limits.token_expiry_max_s)
             check_user_action(identity, user)
+            await self.admission.check(user, identity.principal_arn)
         except PgError as e:
             AUTH_FAILURES.labels(e.sqlstate).inc()
             log.info("authentication failed for user %r: %s", user, e.message)
