@@ -35,6 +35,7 @@ from services.common.errors import (ConfigurationLimitExceeded, InvalidAuthoriza
 from services.compute.catalog import EtcdStore
 from services.pb.dsql.compute.v1 import compute_pb2, compute_pb2_grpc
 from services.pb.dsql.relay.v1 import relay_pb2, relay_pb2_grpc
+from services.relay.admission import Admission
 from services.relay.quota import MAX_CONNECTIONS, RATE, Quotas
 
 log = logging.getLogger("relay")
@@ -165,6 +166,7 @@ class Relay:
         self.config = config
         self.az = az
         self.store = store if store is not None else ReloadingStore(config.credentials_file)
+        self.admission = Admission.for_etcd(config.etcd_endpoints)
         self.ssl_ctx = ssl_ctx or make_ssl_context(config.tls_cert, config.tls_key)
         self.hostnames = tuple(config.hostnames)
         self.limits = config.limits
@@ -401,6 +403,7 @@ class Relay:
                                     expiry_max_s=self.limits.token_expiry_max_s,
                                     clock_skew_s=self.limits.token_clock_skew_s)
             authorize(identity, user, self.store, self.config.cluster_arn)
+            await self.admission.check(user, identity.principal_arn)
         except PgError as e:
             AUTH_FAILURES.labels(e.sqlstate).inc()
             log.info("authentication failed for user %r: %s", user, e.message)

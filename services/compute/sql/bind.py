@@ -311,6 +311,7 @@ class Binder(ArrayBinder):
         self.param_types: list[int] = list(param_types or [])
         self.session = session
         self.tables_used: dict[tuple[str, str], int] = {}   # -> revision seen
+        self.privileges_used: dict[tuple[str, str], set[str]] = {}   # -> SELECT / INSERT / UPDATE / DELETE
         self.param_locations: dict[int, int | None] = {}
         self.ctes: list[dict] = []          # WITH name -> (SelectStmt node, column names), innermost last
         self.outer: list[Scope] = []        # enclosing queries' scopes (correlated references)
@@ -334,7 +335,7 @@ class Binder(ArrayBinder):
         return None
 
     # ---- tables
-    def lookup_table(self, rv: ast.RangeVar):
+    def lookup_table(self, rv: ast.RangeVar, privilege: str = "SELECT"):
         schema, name = qualified(rv, self.catalog, self.session)
         if rv.catalogname and rv.catalogname != self.catalog.database:
             raise errors.FeatureNotSupported(
@@ -345,6 +346,7 @@ class Binder(ArrayBinder):
             raise errors.UndefinedTable(f'relation "{name if not rv.schemaname else schema + "." + name}" does not exist',
                                         position=self.pos(rv))
         self.tables_used[(schema, name)] = t.revision
+        self.privileges_used.setdefault((schema, name), set()).add(privilege)
         return t
 
     def table_entry(self, t, alias: str | None, offset: int = 0) -> RangeEntry:
@@ -1611,7 +1613,7 @@ class Binder(ArrayBinder):
     def bind_insert(self, n: ast.InsertStmt) -> BoundInsert:
         if n.withClause is not None:
             return self._dml_with(n, self.bind_insert)
-        t = self.lookup_table(n.relation)
+        t = self.lookup_table(n.relation, "INSERT")
         alias = n.relation.alias.aliasname if n.relation.alias is not None else t.name
         entry = self.table_entry(t, alias)
         scope = Scope([entry])
@@ -1742,7 +1744,7 @@ class Binder(ArrayBinder):
     def bind_update(self, n: ast.UpdateStmt) -> BoundUpdate:
         if n.withClause is not None:
             return self._dml_with(n, self.bind_update)
-        t = self.lookup_table(n.relation)
+        t = self.lookup_table(n.relation, "UPDATE")
         alias = n.relation.alias.aliasname if n.relation.alias is not None else t.name
         entry = self.table_entry(t, alias)
         scope = Scope([entry])
@@ -1781,7 +1783,7 @@ class Binder(ArrayBinder):
     def bind_delete(self, n: ast.DeleteStmt) -> BoundDelete:
         if n.withClause is not None:
             return self._dml_with(n, self.bind_delete)
-        t = self.lookup_table(n.relation)
+        t = self.lookup_table(n.relation, "DELETE")
         alias = n.relation.alias.aliasname if n.relation.alias is not None else t.name
         entry = self.table_entry(t, alias)
         scope = Scope([entry])

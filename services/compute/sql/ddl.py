@@ -422,4 +422,11 @@ HANDLERS = {
 
 
 def prepare_ddl(catalog, st: Statement, session) -> DdlAction:
+    check_ddl(catalog, st, session)
     return HANDLERS[st.kind](catalog, st, session)
+
+
+from .privileges import check_ddl  # noqa: E402  (both import each other's module)
+from .rolestmts import HANDLERS as _ROLE_HANDLERS  # noqa: E402
+
+HANDLERS.update(_ROLE_HANDLERS)

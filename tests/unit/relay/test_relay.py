@@ -35,8 +35,12 @@ from services.common.auth import generate_token
 from services.common.config import ClusterConfig, Endpoint, Limits
 from services.compute.server import ComputeService, start_server
 from services.pb.dsql.relay.v1 import relay_pb2, relay_pb2_grpc
+from services.common.rolecatalog import IamMapping, Role, iam_key, role_key
+from services.relay.admission import Admission
 from services.relay.server import Relay, make_ssl_context
 from tests.unit.compute.test_protocol import Codec, FakeSession
+
+PRINCIPAL = "arn:aws:iam::000000000000:user/test"
 
 AKID, SECRET, REGION = "AKIDRELAYTEST", "relay/secret", "us-east-1"
 
@@ -100,7 +104,7 @@ class Cluster:
         creds = tmp_path / "credentials.json"
         creds.write_text(json.dumps({"keys": [
             {"access_key_id": AKID, "secret_access_key": SECRET, "session_token": None,
-             "principal_arn": "arn:aws:iam::000000000000:user/test",
+             "principal_arn": PRINCIPAL,
              "allow": ["dsql:DbConnectAdmin", "dsql:DbConnect"]}]}))
         self.creds = creds
         azs = {}
@@ -131,6 +135,10 @@ class Cluster:
             self.computes[az] = svc
             self.servers.append(server)
         self.relay = Relay(self.config, "az1")
+        # the auth catalog the compute keeps in etcd: role "app" may log in as the test principal
+        self.roles = {role_key("app"): Role(20000, "app", login=True).to_json().encode(),
+                      iam_key("app", PRINCIPAL): IamMapping(20001, PRINCIPAL, "app").to_json().encode()}
+        self.relay.admission = Admission(self.roles.get)
         await self.relay.start()
 
     async def _stop(self):
@@ -305,6 +313,12 @@ def test_custom_role_needs_dbconnect(cluster):
     with psycopg.connect(cluster.dsn(user="app", password=cluster.token(action="DbConnect"))) as conn:
         assert conn.execute("rows 1").fetchall() == [(0, "r0")]
         assert conn.info.parameter_status("is_superuser") == "off"
+    # admission: the role must exist and be mapped to the token's principal (AWS IAM GRANT)
+    with pytest.raises(psycopg.OperationalError, match='role "ghost" does not exist'):
+        psycopg.connect(cluster.dsn(user="ghost", password=cluster.token(action="DbConnect")))
+    del cluster.roles[iam_key("app", PRINCIPAL)]
+    with pytest.raises(psycopg.OperationalError, match='role "app" is not authorized for IAM principal'):
+        psycopg.connect(cluster.dsn(user="app", password=cluster.token(action="DbConnect")))
 
 
 def test_unknown_database_is_fatal(cluster):
