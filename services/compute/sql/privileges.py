@@ -16,14 +16,23 @@ from services.common.errors import PgError
 from services.common.rolecatalog import ADMIN
 
 from ..authcatalog import auth_of
-from .bind import resolve_schema
+from .bind import current_user, resolve_schema
 
 
-def current_user(session) -> str:
-    """The role privileges are checked for: SET ROLE's choice, else the session user."""
-    settings = getattr(session, "settings", None) or {}
-    role = settings.get("role", "none")
-    return role if role and role != "none" else getattr(session, "user", ADMIN)
+def validate_setting(session, name: str, value: str) -> str:
+    """SET ROLE / SET SESSION AUTHORIZATION with PostgreSQL's checks; the value to store."""
+    if name == "role" and value == "none":
+        return value
+    if name == "session_authorization":
+        if value != getattr(session, "user", ADMIN):      # only superusers may, and admin is not one
+            raise PgError("permission denied to set session authorization", sqlstate="42501")
+        return value
+    auth = auth_of(session.catalog)
+    if auth.get_role(value) is None:
+        raise PgError(f'role "{value}" does not exist', sqlstate="42704")
+    if value not in auth.member_roles(getattr(session, "user", ADMIN)):
+        raise PgError(f'permission denied to set role "{value}"', sqlstate="42501")
+    return value
 
 
 def denied(kind: str, name: str) -> PgError:
@@ -91,6 +100,13 @@ def check_tables(session, needs) -> None:
     catalog = session.catalog
     auth = auth_of(catalog)
     user = current_user(session)
+    # a statement that passed is not re-checked until the catalog or the grants change
+    catalog._fresh()
+    auth._fresh()
+    stamp = (catalog.version, auth.generation, user)
+    passed = session.__dict__.setdefault("_privileges_passed", {})
+    if passed.get(needs) == stamp:
+        return
     seen_schemas = set()
     for schema, name, priv in needs:
         if schema not in seen_schemas:
@@ -101,6 +117,9 @@ def check_tables(session, needs) -> None:
         t = catalog.get_table(schema, name)
         if t is not None and priv not in auth.table_privileges(user, t):
             raise denied("table", name)
+    if len(passed) > 256:
+        passed.clear()
+    passed[needs] = stamp
 
 
 # ------------------------------------------------------------------ DDL

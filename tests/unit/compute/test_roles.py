@@ -257,3 +257,29 @@ def test_copy_needs_insert_or_select(admin, app):
     run(admin, "grant insert, select on myschema.t to example")
     assert app.copy_in(app.prepare(app.parse("copy myschema.t from stdin")[0]), [b"5\tx\n"]).tag == "COPY 1"
     assert app.copy_out(app.prepare(app.parse("copy myschema.t to stdout")[0]))[1].tag == "COPY 2"
+
+
+def test_set_role(cat, kv, admin, app):
+    expect(app, "set role admin", "42501", 'permission denied to set role "admin"')
+    expect(app, "set role nosuch", "42704", 'role "nosuch" does not exist')
+    expect(app, "set session authorization admin", "42501", "permission denied to set session authorization")
+    run(admin, "create role owner_role")
+    run(admin, "grant usage, create on schema myschema to owner_role")
+    run(admin, "grant owner_role to example")
+    run(app, "set role owner_role")
+    assert run(app, "select current_user, session_user").rows == [("owner_role", "example")]
+    run(app, "create table myschema.owned (a int primary key)")
+    assert cat.get_table("myschema", "owned").owner == "owner_role"
+    run(app, "reset role")
+    assert run(app, "select current_user").rows == [("example",)]
+    assert run(app, "show role").rows == [("none",)]
+
+
+def test_alter_owner_needs_membership_in_the_new_owner(cat, kv, admin, app):
+    run(admin, "create table myschema.mine (a int primary key)")
+    expect(admin, "alter table myschema.mine owner to example", "42501", 'must be member of role "example"')
+    run(admin, "grant example to admin")
+    expect(admin, "alter table myschema.mine owner to example", "42501", "permission denied for schema myschema")
+    run(admin, "grant create on schema myschema to example")
+    run(admin, "alter table myschema.mine owner to example")
+    assert cat.get_table("myschema", "mine").owner == "example"
