@@ -490,9 +490,12 @@ class SqlSession:
             inner = Statement(stmt.node.query, stmt.text, type(stmt.node.query).__name__, stmt.offset,
                               query=stmt.query)
             p = self._prepare(inner, param_oids)
-            return Prepared(stmt, p.param_oids, [ColumnDesc("QUERY PLAN", T.TEXT, -1, -1)], "util",
-                            lambda params: Result([ColumnDesc("QUERY PLAN", T.TEXT, -1, -1)],
-                                                  [(line,) for line in p.plan_text], "EXPLAIN"))
+
+            def explain_runner(params):
+                check_tables(self, p.privileges)        # as PostgreSQL: EXPLAIN needs the privileges too
+                return Result([ColumnDesc("QUERY PLAN", T.TEXT, -1, -1)], [(line,) for line in p.plan_text],
+                              "EXPLAIN")
+            return Prepared(stmt, p.param_oids, [ColumnDesc("QUERY PLAN", T.TEXT, -1, -1)], "util", explain_runner)
         b = Binder(self.catalog, stmt, param_oids, session=self)
         env = Env()
         env.session = self

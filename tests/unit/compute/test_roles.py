@@ -283,3 +283,10 @@ def test_alter_owner_needs_membership_in_the_new_owner(cat, kv, admin, app):
     run(admin, "grant create on schema myschema to example")
     run(admin, "alter table myschema.mine owner to example")
     assert cat.get_table("myschema", "mine").owner == "example"
+
+
+def test_explain_needs_the_privileges(admin, app):
+    run(admin, "grant usage on schema myschema to example")
+    expect(app, "explain select * from myschema.t", "42501", "permission denied for table t")
+    run(admin, "grant select on myschema.t to example")
+    assert run(app, "explain select * from myschema.t").tag == "EXPLAIN"
