@@ -182,6 +182,12 @@ def search_path(session) -> list[str]:
     return out
 
 
+def current_user(session) -> str:
+    """The role privileges are checked for: SET ROLE's choice, else the session user."""
+    role = (getattr(session, "settings", None) or {}).get("role", "none")
+    return role if role and role != "none" else getattr(session, "user", "admin")
+
+
 def resolve_schema(catalog, session, name: str | None, relname: str, create: bool = False) -> str:
     """The schema an unqualified name refers to (PostgreSQL's search_path rules)."""
     if name:
@@ -767,7 +773,7 @@ class Binder(ArrayBinder):
             f = _local_time
             t = T.TIME
         elif name in ("current_user", "session_user", "current_role"):
-            user = getattr(sess, "user", "admin")
+            user = getattr(sess, "user", "admin") if name == "session_user" else current_user(sess)
             return Const(user, T.NAME)
         elif name == "current_catalog":
             return Const(self.catalog.database, T.NAME)
@@ -856,7 +862,7 @@ class Binder(ArrayBinder):
             return Func("concat", concat, args, T.TEXT, strict=False)
         if name in ("current_schema", "current_database", "current_user", "session_user", "current_catalog") \
                 and not args:
-            user = getattr(self.session, "user", "admin")
+            user = getattr(self.session, "user", "admin") if name == "session_user" else current_user(self.session)
             v = {"current_schema": self.current_schema(), "current_database": self.catalog.database,
                  "current_catalog": self.catalog.database}.get(name, user)
             return Const(v, T.NAME, location=loc)

@@ -21,7 +21,7 @@ from services.common.errors import PgError
 from ..catalog import ROWID_COLUMN, Column, Index, Table
 from . import constraints, objects
 from . import types as T
-from .bind import Binder, Scope, qualified, resolve_schema, search_path, type_from_typename
+from .bind import Binder, Scope, current_user, qualified, resolve_schema, search_path, type_from_typename
 from .execute import table_has_rows
 from .parse import Statement
 
@@ -59,7 +59,7 @@ def create_schema(catalog, st: Statement, session) -> DdlAction:
             raise errors.DuplicateSchema(f'schema "{name}" already exists')
         if lim is not None and len(catalog.schemas()) >= lim.schemas_max:
             raise errors.ProgramLimitExceeded(f"more than {lim.schemas_max} schemas not allowed")
-        created = catalog.create_schema(name, if_not_exists=n.if_not_exists, owner=getattr(session, "user", "admin"))
+        created = catalog.create_schema(name, if_not_exists=n.if_not_exists, owner=current_user(session))
         if not created:
             return "CREATE SCHEMA", [f'schema "{name}" already exists, skipping'], None
         return "CREATE SCHEMA", [], None
@@ -297,7 +297,7 @@ def create_table(catalog, st: Statement, session) -> DdlAction:
     table = Table(id=0, schema=schema, name=name, columns=columns, pk=pk,
                   pk_name=(pk_name or f"{name}_pkey") if pk_names is not None else None,
                   pk_include=[col_named(k).id for k in pk_include],
-                  indexes=indexes, next_column_id=len(columns) + 1, owner=getattr(session, "user", "admin"),
+                  indexes=indexes, next_column_id=len(columns) + 1, owner=current_user(session),
                   checks=table_checks)
     constraints.bind_rules(table, session)     # validates CHECK and generation expressions now
 
@@ -518,7 +518,7 @@ def alter_table(catalog, st: Statement, session) -> DdlAction:
             adds.append((cd.colname, oid, typmod, bool(cmd.missing_ok), bool(cd.is_not_null), dom))
         elif k == "AT_ChangeOwner":
             spec = cmd.newowner
-            owner = spec.rolename if spec.roletype.name == "ROLESPEC_CSTRING" else getattr(session, "user", "admin")
+            owner = spec.rolename if spec.roletype.name == "ROLESPEC_CSTRING" else current_user(session)
         elif k == "AT_AddConstraint" and cmd.def_.contype.name == "CONSTR_FOREIGN":
             raise errors.FeatureNotSupported("foreign key constraints not supported")
         else:

@@ -469,7 +469,8 @@ def bind_call(binder, n: ast.FuncCall, names: list[str], scope, allow_agg):
 # ------------------------------------------------------------------ DDL
 
 def _owner(session) -> str:
-    return getattr(session, "user", "admin")
+    from .bind import current_user
+    return current_user(session)
 
 
 def _target(catalog, session, parts: list[str]) -> tuple[str, str]:

@@ -30,7 +30,7 @@ from .. import txnmetrics as txn_metrics
 from ..kv import schema_key
 from .parse import DDL_KINDS, Statement, parse
 from .plan import Planner, explain
-from .privileges import check_tables, required
+from .privileges import check_tables, has_privilege, required, validate_setting
 
 IN_FAILED = "current transaction is aborted, commands ignored until end of transaction block"
 FOR_UPDATE_READ_ONLY_MESSAGE = "SELECT FOR UPDATE in a read-only transaction is a no-op"
@@ -39,6 +39,7 @@ DDL_DML_MESSAGE = "ddl and dml are not supported in the same transaction"
 MULTI_DDL_MESSAGE = "unsupported mix of ddl statements in the same transaction"
 
 DEFAULT_SETTINGS = {
+    "role": "none",
     "server_version": "16.9", "server_version_num": "160009", "server_encoding": "UTF8",
     "client_encoding": "UTF8", "datestyle": "ISO, MDY", "timezone": "UTC", "intervalstyle": "postgres",
     "integer_datetimes": "on", "standard_conforming_strings": "on", "transaction_isolation": "repeatable read",
@@ -167,7 +168,7 @@ class SqlSession:
     def _prepare_cached(self, stmt: Statement, param_oids=()) -> Prepared:
         oids = tuple(param_oids or ())
         key = (stmt.text, stmt.query if stmt.kind != "TransactionStmt" else "", oids, stmt.is_async,
-               self.settings.get("search_path"))
+               self.settings.get("search_path"), self.settings.get("role"))
         p = self._cache.get(key)
         if p is not None and self._fresh(p):
             return p
@@ -232,6 +233,10 @@ class SqlSession:
             self._reset_block()
             return []
         return self._commit_block()
+
+    def has_privilege(self, fn: str, *args) -> bool:
+        """has_*_privilege(...) and pg_has_role(...) for the system catalog functions."""
+        return has_privilege(self, fn, *args)
 
     def cancel(self) -> None:
         """Cancel the running statement (from another thread): it fails with 57014."""
@@ -494,9 +499,12 @@ class SqlSession:
             inner = Statement(stmt.node.query, stmt.text, type(stmt.node.query).__name__, stmt.offset,
                               query=stmt.query)
             p = self._prepare(inner, param_oids)
-            return Prepared(stmt, p.param_oids, [ColumnDesc("QUERY PLAN", T.TEXT, -1, -1)], "util",
-                            lambda params: Result([ColumnDesc("QUERY PLAN", T.TEXT, -1, -1)],
-                                                  [(line,) for line in p.plan_text], "EXPLAIN"))
+
+            def explain_runner(params):
+                check_tables(self, p.privileges)        # as PostgreSQL: EXPLAIN needs the privileges too
+                return Result([ColumnDesc("QUERY PLAN", T.TEXT, -1, -1)], [(line,) for line in p.plan_text],
+                              "EXPLAIN")
+            return Prepared(stmt, p.param_oids, [ColumnDesc("QUERY PLAN", T.TEXT, -1, -1)], "util", explain_runner)
         b = Binder(self.catalog, stmt, param_oids, session=self)
         env = Env()
         env.session = self
@@ -714,6 +722,8 @@ class SqlSession:
                         if self._in_block:
                             self._read_only = value == "on"
                         return Result(None, [], "SET")
+                if name in ("role", "session_authorization"):
+                    value = validate_setting(self, name, value)
                 if name == "timezone" and value.upper() not in ("UTC", "GMT", "ETC/UTC", "Z", "0", "+00"):
                     raise errors.FeatureNotSupported("the time zone is UTC and cannot be changed")
                 self.settings[name] = value

@@ -257,3 +257,84 @@ def test_copy_needs_insert_or_select(admin, app):
     run(admin, "grant insert, select on myschema.t to example")
     assert app.copy_in(app.prepare(app.parse("copy myschema.t from stdin")[0]), [b"5\tx\n"]).tag == "COPY 1"
     assert app.copy_out(app.prepare(app.parse("copy myschema.t to stdout")[0]))[1].tag == "COPY 2"
+
+
+def test_set_role(cat, kv, admin, app):
+    expect(app, "set role admin", "42501", 'permission denied to set role "admin"')
+    expect(app, "set role nosuch", "42704", 'role "nosuch" does not exist')
+    expect(app, "set session authorization admin", "42501", "permission denied to set session authorization")
+    run(admin, "create role owner_role")
+    run(admin, "grant usage, create on schema myschema to owner_role")
+    run(admin, "grant owner_role to example")
+    run(app, "set role owner_role")
+    assert run(app, "select current_user, session_user").rows == [("owner_role", "example")]
+    run(app, "create table myschema.owned (a int primary key)")
+    assert cat.get_table("myschema", "owned").owner == "owner_role"
+    run(app, "reset role")
+    assert run(app, "select current_user").rows == [("example",)]
+    assert run(app, "show role").rows == [("none",)]
+
+
+def test_alter_owner_needs_membership_in_the_new_owner(cat, kv, admin, app):
+    run(admin, "create table myschema.mine (a int primary key)")
+    expect(admin, "alter table myschema.mine owner to example", "42501", 'must be member of role "example"')
+    run(admin, "grant example to admin")
+    expect(admin, "alter table myschema.mine owner to example", "42501", "permission denied for schema myschema")
+    run(admin, "grant create on schema myschema to example")
+    run(admin, "alter table myschema.mine owner to example")
+    assert cat.get_table("myschema", "mine").owner == "example"
+
+
+def test_explain_needs_the_privileges(admin, app):
+    run(admin, "grant usage on schema myschema to example")
+    expect(app, "explain select * from myschema.t", "42501", "permission denied for table t")
+    run(admin, "grant select on myschema.t to example")
+    assert run(app, "explain select * from myschema.t").tag == "EXPLAIN"
+
+
+def test_has_privilege(cat, kv, admin, app):
+    run(admin, "grant usage on schema myschema to example")
+    run(admin, "grant select on myschema.t to example")
+    t = cat.get_table("myschema", "t")
+    assert app.has_privilege("has_table_privilege", "myschema.t", "SELECT")
+    assert not app.has_privilege("has_table_privilege", "myschema.t", "INSERT, DELETE")
+    assert app.has_privilege("has_table_privilege", "example", t.id, "insert, select")
+    assert not app.has_privilege("has_table_privilege", "myschema.t", "SELECT WITH GRANT OPTION")
+    assert admin.has_privilege("has_table_privilege", "example", "myschema.t", "select")
+    assert app.has_privilege("has_schema_privilege", "myschema", "USAGE")
+    assert not app.has_privilege("has_schema_privilege", "myschema", "CREATE")
+    assert not app.has_privilege("has_schema_privilege", "public", "CREATE")
+    assert admin.has_privilege("has_schema_privilege", "public", "CREATE")
+    assert not app.has_privilege("has_database_privilege", "postgres", "CREATE")
+    assert not admin.has_privilege("pg_has_role", "example", "MEMBER")
+    run(admin, "grant example to admin")
+    assert admin.has_privilege("pg_has_role", "example", "USAGE")
+    with pytest.raises(PgError) as ei:
+        app.has_privilege("has_table_privilege", "myschema.nosuch", "SELECT")
+    assert ei.value.sqlstate == "42P01"
+
+
+def test_grant_to_public_and_unsupported_objects(cat, kv, admin, app):
+    run(admin, "grant usage on schema myschema to public")
+    run(admin, "grant select on myschema.t to public")
+    assert run(app, "select id from myschema.t").rows == [(1,)]
+    run(admin, "revoke select on myschema.t from public")
+    expect(app, "select id from myschema.t", "42501", "permission denied for table t")
+    for sql in ("grant select on all sequences in schema myschema to example",
+                "grant usage on sequence myschema.s to example", "grant execute on function f() to example"):
+        expect(admin, sql, "0A000", "unsupported object type in GRANT")
+    expect(admin, "alter role example rename to other", "0A000", "ALTER ROLE RENAME is not supported")
+
+
+def test_revoke_with_dependent_privileges(cat, kv, admin, app):
+    run(admin, "create role d2")
+    run(admin, "grant usage on schema myschema to example")
+    run(admin, "grant select on myschema.t to example with grant option")
+    run(app, "grant select on myschema.t to d2")
+    e = expect(admin, "revoke select on myschema.t from example", "2BP01", "dependent privileges exist")
+    assert e.hint == "Use CASCADE to revoke them too."
+    expect(admin, "revoke grant option for select on myschema.t from example", "2BP01", "dependent privileges exist")
+    run(admin, "revoke select on myschema.t from example cascade")
+    auth = auth_of(cat)
+    assert set(auth.grants("example")) == {("schema", cat.get_schema("myschema").id)}
+    assert auth.grants("d2") == {}
