@@ -44,8 +44,15 @@ class Role:
     createdb: bool = False
     connlimit: int = -1
     valid_until: str | None = None
-    member_of: list[Membership] = dataclasses.field(default_factory=list)
+    memberships: list[Membership] = dataclasses.field(default_factory=list)
     revision: int = 0             # etcd mod revision (not stored)
+
+    superuser = False             # no role is, not even admin (as in DSQL)
+
+    @property
+    def member_of(self) -> tuple[str, ...]:
+        """Names of the roles this one is a direct member of."""
+        return tuple(m.role for m in self.memberships)
 
     def to_json(self) -> str:
         d = dataclasses.asdict(self)
@@ -55,7 +62,7 @@ class Role:
     @classmethod
     def from_json(cls, text: str | bytes, revision: int = 0) -> Role:
         d = json.loads(text)
-        d["member_of"] = [Membership(**m) for m in d.get("member_of", [])]
+        d["memberships"] = [Membership(**m) for m in d.get("memberships", [])]
         return cls(**d, revision=revision)
 
 

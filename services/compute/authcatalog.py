@@ -100,7 +100,7 @@ class AuthCatalog:
         a = admin_role()
         stored = self._roles.get(ADMIN)          # admin's memberships are stored like any role's
         if stored is not None:
-            a.member_of, a.revision = stored.member_of, stored.revision
+            a.memberships, a.revision = stored.memberships, stored.revision
         return a
 
     def roles(self) -> list[Role]:
@@ -112,7 +112,7 @@ class AuthCatalog:
         by_name = {r.name: r for r in self.roles()}
         out = []
         for member in by_name.values():
-            for m in member.member_of:
+            for m in member.memberships:
                 if m.role in by_name:
                     out.append((by_name[m.role], member, m.grantor, m.admin_option))
         return out
@@ -148,7 +148,7 @@ class AuthCatalog:
             r = self.get_role(todo.pop())
             if r is None or (inherit_only and not r.inherit):
                 continue
-            for m in r.member_of:
+            for m in r.memberships:
                 if m.role not in seen:
                     seen.add(m.role)
                     todo.append(m.role)

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import pathlib
-import secrets
-import string
 import time
 
 import pytest
 
+from services.common.auth.store import new_access_key
 from services.launcher.cli import dsn
 
 ROLE = "it_roles_app"
@@ -19,16 +18,15 @@ ROLE = "it_roles_app"
 
 @pytest.fixture
 def principal(dsql_cluster):
-    """A second access key in the cluster's credential store, allowed only dsql:DbConnect
-    (the relay re-reads the store when the file changes)."""
+    """A second IAM principal in the cluster's credential store whose policy allows only
+    dsql:DbConnect, with an access key (the relay re-reads the store when the file changes)."""
     path = pathlib.Path(dsql_cluster.credentials_file)
     original = path.read_text()
-    key = {"access_key_id": "AKIA" + "".join(secrets.choice(string.ascii_uppercase) for _ in range(16)),
-           "secret_access_key": secrets.token_urlsafe(30),
-           "session_token": None,
-           "principal_arn": "arn:aws:iam::000000000000:role/it-roles-example",
-           "allow": ["dsql:DbConnect"]}
+    arn = "arn:aws:iam::000000000000:role/it-roles-example"
+    key = new_access_key(arn)
     store = json.loads(original)
+    store["principals"].append({"arn": arn, "policy": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "dsql:DbConnect", "Resource": "*"}]}})
     store["keys"].append(key)
     path.write_text(json.dumps(store, indent=2))
     time.sleep(1.1)                      # the relay checks the file at most once a second

@@ -232,3 +232,62 @@ def _check_new_owner(auth, user, catalog, schema, spec, session) -> None:
     sch = catalog.get_schema(schema)
     if sch is not None and "CREATE" not in auth.schema_privileges(new_owner, sch):
         raise denied("schema", schema)
+
+
+# ------------------------------------------------------------------ has_*_privilege
+
+_ARITY_WITH_USER = {"has_column_privilege": 4, "pg_has_role": 3}
+
+
+def has_privilege(session, fn: str, *args) -> bool:
+    """has_table_privilege, has_schema_privilege, has_database_privilege, has_[any_]column_privilege
+    and pg_has_role as PostgreSQL answers them (any one of a comma-separated list of privileges);
+    other has_*_privilege functions are true (nothing else is guarded)."""
+    catalog = session.catalog
+    auth = auth_of(catalog)
+    if len(args) == _ARITY_WITH_USER.get(fn, 3):
+        user, args = args[0], args[1:]
+        if isinstance(user, int):
+            user = next((r.name for r in auth.roles() if r.oid == user), None)
+            if user is None:
+                return False
+        elif auth.get_role(user) is None and user.lower() != "public":
+            raise PgError(f'role "{user}" does not exist', sqlstate="42704")
+    else:
+        user = current_user(session)
+    obj, wanted = args[0], args[-1]
+    grant_option = "WITH GRANT OPTION" in wanted.upper()
+    privs = [p.strip().upper().replace(" WITH GRANT OPTION", "") for p in wanted.split(",")]
+    if fn in ("has_table_privilege", "has_column_privilege", "has_any_column_privilege"):
+        held = auth.table_privileges(user, _table_arg(catalog, session, obj), grant_option)
+    elif fn == "has_schema_privilege":
+        s = next((x for x in catalog.schemas() if x.id == obj), None) if isinstance(obj, int) \
+            else catalog.get_schema(obj)
+        if s is None:
+            raise PgError(f'schema "{obj}" does not exist', sqlstate="3F000")
+        held = auth.schema_privileges(user, s, grant_option)
+    elif fn == "has_database_privilege":
+        held = {"CONNECT", "TEMPORARY", "TEMP"} | ({"CREATE"} if auth.has_privs_of_role(user, ADMIN) else set())
+    elif fn == "pg_has_role":
+        role = obj if isinstance(obj, str) else next((r.name for r in auth.roles() if r.oid == obj), "")
+        if auth.get_role(role) is None:
+            raise PgError(f'role "{role}" does not exist', sqlstate="42704")
+        held = ({"MEMBER", "SET"} if role in auth.member_roles(user) else set()) | \
+            ({"USAGE"} if role in auth.effective_roles(user) else set())
+    else:
+        return True
+    return any(p in held for p in privs)
+
+
+def _table_arg(catalog, session, obj):
+    if isinstance(obj, int):
+        t = next((t for t in catalog.tables() if t.id == obj), None)
+        if t is None:
+            raise PgError(f"relation with OID {obj} does not exist", sqlstate="42P01")
+        return t
+    parts = [p.strip().strip('"') for p in obj.split(".")]
+    schema = parts[-2] if len(parts) > 1 else resolve_schema(catalog, session, None, parts[-1])
+    t = catalog.get_table(schema, parts[-1])
+    if t is None:
+        raise PgError(f'relation "{obj}" does not exist', sqlstate="42P01")
+    return t

@@ -100,12 +100,12 @@ def create_role(catalog, st: Statement, session) -> DdlAction:
         in_roles, members, admins = _apply_options(role, n.options, True, auth, session)
         if auth.get_role(n.role) is not None:
             raise PgError(f'role "{n.role}" already exists', sqlstate="42710")
-        role.member_of = [Membership(r, False, user) for r in in_roles]
+        role.memberships = [Membership(r, False, user) for r in in_roles]
         created = auth.create_role(role)
         changed = []
         for m, admin in [(x, False) for x in members] + [(x, True) for x in admins]:
             member = auth.get_role(m)
-            member.member_of.append(Membership(created.name, admin, user))
+            member.memberships.append(Membership(created.name, admin, user))
             changed.append(member)
         if changed:
             auth.replace_roles(changed)
@@ -125,15 +125,15 @@ def alter_role(catalog, st: Statement, session) -> DdlAction:
         _require_createrole(auth, session, "permission denied")
         if name == ADMIN:
             raise PgError("permission denied", sqlstate="42501", detail="The admin role cannot be modified.")
-        role = dataclasses.replace(role, member_of=list(role.member_of))
+        role = dataclasses.replace(role, memberships=list(role.memberships))
         _, members, _ = _apply_options(role, n.options, False, auth, session)
         changed = [role]
         for m in members:                 # ALTER GROUP role ADD/DROP USER m
             member = auth.get_role(m)
-            keep = [x for x in member.member_of if x.role != name]
+            keep = [x for x in member.memberships if x.role != name]
             if n.action == 1:
                 keep.append(Membership(name, False, current_user(session)))
-            changed.append(dataclasses.replace(member, member_of=keep))
+            changed.append(dataclasses.replace(member, memberships=keep))
         auth.replace_roles(changed)
         return "ALTER ROLE", [], None
     return DdlAction("ALTER ROLE", apply)
@@ -188,8 +188,8 @@ def drop_role(catalog, st: Statement, session) -> DdlAction:
             roles.append(role)
         if roles:
             gone = {r.name for r in roles}
-            members = [dataclasses.replace(r, member_of=[m for m in r.member_of if m.role not in gone])
-                       for r in auth.roles() if r.name not in gone and any(m.role in gone for m in r.member_of)]
+            members = [dataclasses.replace(r, memberships=[m for m in r.memberships if m.role not in gone])
+                       for r in auth.roles() if r.name not in gone and any(m.role in gone for m in r.memberships)]
             auth.drop_roles(roles, members)
         return "DROP ROLE", notices, None
     return DdlAction("DROP ROLE", apply)
@@ -331,7 +331,7 @@ def grant_role(catalog, st: Statement, session) -> DdlAction:
                 raise _missing_role(granted)
             may = (me is not None and me.createrole and granted != ADMIN) or any(
                 m.role == granted and m.admin_option for r in auth.member_roles(user)
-                for m in (auth.get_role(r).member_of if auth.get_role(r) else ()))
+                for m in (auth.get_role(r).memberships if auth.get_role(r) else ()))
             if not may:
                 raise PgError(f'must have admin option on role "{granted}"', sqlstate="42501")
             for spec in n.grantee_roles:
@@ -339,8 +339,8 @@ def grant_role(catalog, st: Statement, session) -> DdlAction:
                 member = changed.get(g) or auth.get_role(g)
                 if member is None:
                     raise _missing_role(g)
-                member = dataclasses.replace(member, member_of=list(member.member_of))
-                have = next((m for m in member.member_of if m.role == granted), None)
+                member = dataclasses.replace(member, memberships=list(member.memberships))
+                have = next((m for m in member.memberships if m.role == granted), None)
                 if n.is_grant:
                     if g in auth.member_roles(granted):
                         raise PgError(f'role "{granted}" is a member of role "{g}"', sqlstate="0LP01")
@@ -350,16 +350,16 @@ def grant_role(catalog, st: Statement, session) -> DdlAction:
                             continue
                         have.admin_option = True
                     else:
-                        member.member_of.append(Membership(granted, admin_opt, user))
+                        member.memberships.append(Membership(granted, admin_opt, user))
                 else:
                     if have is None:
                         notices.append(_warning(f'role "{g}" is not a member of role "{granted}"', "01000"))
                         continue
                     if admin_opt:
-                        member.member_of = [dataclasses.replace(m, admin_option=False) if m is have else m
-                                            for m in member.member_of]
+                        member.memberships = [dataclasses.replace(m, admin_option=False) if m is have else m
+                                            for m in member.memberships]
                     else:
-                        member.member_of = [m for m in member.member_of if m is not have]
+                        member.memberships = [m for m in member.memberships if m is not have]
                 changed[g] = member
         if changed:
             _store_members(auth, list(changed.values()))
@@ -373,7 +373,7 @@ def _store_members(auth, roles: list[Role]) -> None:
     for r in roles:
         if r.name == ADMIN:
             r = Role(oid=r.oid, name=ADMIN, login=True, createrole=True, createdb=True,
-                     member_of=r.member_of, revision=r.revision)
+                     memberships=r.memberships, revision=r.revision)
         stored.append(r)
     auth.replace_roles(stored)
 

@@ -30,7 +30,7 @@ from .. import txnmetrics as txn_metrics
 from ..kv import schema_key
 from .parse import DDL_KINDS, Statement, parse
 from .plan import Planner, explain
-from .privileges import check_tables, required, validate_setting
+from .privileges import check_tables, has_privilege, required, validate_setting
 
 IN_FAILED = "current transaction is aborted, commands ignored until end of transaction block"
 FOR_UPDATE_READ_ONLY_MESSAGE = "SELECT FOR UPDATE in a read-only transaction is a no-op"
@@ -232,6 +232,10 @@ class SqlSession:
             self._reset_block()
             return []
         return self._commit_block()
+
+    def has_privilege(self, fn: str, *args) -> bool:
+        """has_*_privilege(...) and pg_has_role(...) for the system catalog functions."""
+        return has_privilege(self, fn, *args)
 
     def cancel(self) -> None:
         """Cancel the running statement (from another thread): it fails with 57014."""

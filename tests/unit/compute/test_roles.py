@@ -290,3 +290,25 @@ def test_explain_needs_the_privileges(admin, app):
     expect(app, "explain select * from myschema.t", "42501", "permission denied for table t")
     run(admin, "grant select on myschema.t to example")
     assert run(app, "explain select * from myschema.t").tag == "EXPLAIN"
+
+
+def test_has_privilege(cat, kv, admin, app):
+    run(admin, "grant usage on schema myschema to example")
+    run(admin, "grant select on myschema.t to example")
+    t = cat.get_table("myschema", "t")
+    assert app.has_privilege("has_table_privilege", "myschema.t", "SELECT")
+    assert not app.has_privilege("has_table_privilege", "myschema.t", "INSERT, DELETE")
+    assert app.has_privilege("has_table_privilege", "example", t.id, "insert, select")
+    assert not app.has_privilege("has_table_privilege", "myschema.t", "SELECT WITH GRANT OPTION")
+    assert admin.has_privilege("has_table_privilege", "example", "myschema.t", "select")
+    assert app.has_privilege("has_schema_privilege", "myschema", "USAGE")
+    assert not app.has_privilege("has_schema_privilege", "myschema", "CREATE")
+    assert not app.has_privilege("has_schema_privilege", "public", "CREATE")
+    assert admin.has_privilege("has_schema_privilege", "public", "CREATE")
+    assert not app.has_privilege("has_database_privilege", "postgres", "CREATE")
+    assert not admin.has_privilege("pg_has_role", "example", "MEMBER")
+    run(admin, "grant example to admin")
+    assert admin.has_privilege("pg_has_role", "example", "USAGE")
+    with pytest.raises(PgError) as ei:
+        app.has_privilege("has_table_privilege", "myschema.nosuch", "SELECT")
+    assert ei.value.sqlstate == "42P01"
