@@ -338,3 +338,16 @@ def test_revoke_with_dependent_privileges(cat, kv, admin, app):
     auth = auth_of(cat)
     assert set(auth.grants("example")) == {("schema", cat.get_schema("myschema").id)}
     assert auth.grants("d2") == {}
+
+
+def test_for_update_and_on_conflict_need_update(admin, app):
+    run(admin, "grant usage on schema myschema to example")
+    run(admin, "grant select, insert on myschema.t to example")
+    assert run(app, "select v from myschema.t where id = 1").rows == [("a",)]
+    expect(app, "select v from myschema.t where id = 1 for update", "42501", "permission denied for table t")
+    assert run(app, "insert into myschema.t values (1, 'x') on conflict (id) do nothing").tag == "INSERT 0 0"
+    expect(app, "insert into myschema.t values (1, 'x') on conflict (id) do update set v = excluded.v",
+           "42501", "permission denied for table t")
+    run(admin, "grant update on myschema.t to example")
+    assert run(app, "insert into myschema.t values (1, 'x') on conflict (id) do update set v = excluded.v "
+                    "returning v").rows == [("x",)]
