@@ -169,8 +169,9 @@ class EtcdStore:
     """The catalog store on a real etcd (pyetcd, the python-etcd3 API). Calls fail over to the
     next endpoint when one stops answering; watches are re-established there."""
 
-    def __init__(self, endpoints: tuple[str, ...]):
+    def __init__(self, endpoints: tuple[str, ...], timeout: float = 10):
         self._endpoints = [ep.split("://", 1)[-1].rstrip("/") for ep in endpoints] or ["127.0.0.1:2379"]
+        self._timeout = timeout
         self._lock = threading.Lock()
         self._watches: list[tuple[str, Callable[[], None]]] = []
         self._watch_ids: list = []
@@ -187,7 +188,7 @@ class EtcdStore:
         for ep in order:
             host, _, port = ep.rpartition(":")
             try:
-                c = pyetcd.client(host=host or "127.0.0.1", port=int(port or 2379), timeout=10)
+                c = pyetcd.client(host=host or "127.0.0.1", port=int(port or 2379), timeout=self._timeout)
                 c.status()
             except Exception as e:   # try the next endpoint
                 last = e

@@ -181,6 +181,12 @@ def search_path(session) -> list[str]:
     return out
 
 
+def current_user(session) -> str:
+    """The role privileges are checked for: SET ROLE's choice, else the session user."""
+    role = (getattr(session, "settings", None) or {}).get("role", "none")
+    return role if role and role != "none" else getattr(session, "user", "admin")
+
+
 def resolve_schema(catalog, session, name: str | None, relname: str, create: bool = False) -> str:
     """The schema an unqualified name refers to (PostgreSQL's search_path rules)."""
     if name:
@@ -311,6 +317,7 @@ class Binder(ArrayBinder):
         self.param_types: list[int] = list(param_types or [])
         self.session = session
         self.tables_used: dict[tuple[str, str], int] = {}   # -> revision seen
+        self.privileges_used: dict[tuple[str, str], set[str]] = {}   # -> SELECT / INSERT / UPDATE / DELETE
         self.param_locations: dict[int, int | None] = {}
         self.ctes: list[dict] = []          # WITH name -> (SelectStmt node, column names), innermost last
         self.outer: list[Scope] = []        # enclosing queries' scopes (correlated references)
@@ -334,7 +341,7 @@ class Binder(ArrayBinder):
         return None
 
     # ---- tables
-    def lookup_table(self, rv: ast.RangeVar):
+    def lookup_table(self, rv: ast.RangeVar, privilege: str = "SELECT"):
         schema, name = qualified(rv, self.catalog, self.session)
         if rv.catalogname and rv.catalogname != self.catalog.database:
             raise errors.FeatureNotSupported(
@@ -345,6 +352,7 @@ class Binder(ArrayBinder):
             raise errors.UndefinedTable(f'relation "{name if not rv.schemaname else schema + "." + name}" does not exist',
                                         position=self.pos(rv))
         self.tables_used[(schema, name)] = t.revision
+        self.privileges_used.setdefault((schema, name), set()).add(privilege)
         return t
 
     def table_entry(self, t, alias: str | None, offset: int = 0) -> RangeEntry:
@@ -763,7 +771,7 @@ class Binder(ArrayBinder):
             f = _local_time
             t = T.TIME
         elif name in ("current_user", "session_user", "current_role"):
-            user = getattr(sess, "user", "admin")
+            user = getattr(sess, "user", "admin") if name == "session_user" else current_user(sess)
             return Const(user, T.NAME)
         elif name == "current_catalog":
             return Const(self.catalog.database, T.NAME)
@@ -849,7 +857,7 @@ class Binder(ArrayBinder):
             return Func("concat", concat, args, T.TEXT, strict=False)
         if name in ("current_schema", "current_database", "current_user", "session_user", "current_catalog") \
                 and not args:
-            user = getattr(self.session, "user", "admin")
+            user = getattr(self.session, "user", "admin") if name == "session_user" else current_user(self.session)
             v = {"current_schema": self.current_schema(), "current_database": self.catalog.database,
                  "current_catalog": self.catalog.database}.get(name, user)
             return Const(v, T.NAME, location=loc)
@@ -1611,7 +1619,7 @@ class Binder(ArrayBinder):
     def bind_insert(self, n: ast.InsertStmt) -> BoundInsert:
         if n.withClause is not None:
             return self._dml_with(n, self.bind_insert)
-        t = self.lookup_table(n.relation)
+        t = self.lookup_table(n.relation, "INSERT")
         alias = n.relation.alias.aliasname if n.relation.alias is not None else t.name
         entry = self.table_entry(t, alias)
         scope = Scope([entry])
@@ -1742,7 +1750,7 @@ class Binder(ArrayBinder):
     def bind_update(self, n: ast.UpdateStmt) -> BoundUpdate:
         if n.withClause is not None:
             return self._dml_with(n, self.bind_update)
-        t = self.lookup_table(n.relation)
+        t = self.lookup_table(n.relation, "UPDATE")
         alias = n.relation.alias.aliasname if n.relation.alias is not None else t.name
         entry = self.table_entry(t, alias)
         scope = Scope([entry])
@@ -1781,7 +1789,7 @@ class Binder(ArrayBinder):
     def bind_delete(self, n: ast.DeleteStmt) -> BoundDelete:
         if n.withClause is not None:
             return self._dml_with(n, self.bind_delete)
-        t = self.lookup_table(n.relation)
+        t = self.lookup_table(n.relation, "DELETE")
         alias = n.relation.alias.aliasname if n.relation.alias is not None else t.name
         entry = self.table_entry(t, alias)
         scope = Scope([entry])

@@ -20,7 +20,7 @@ from services.common.errors import PgError
 
 from ..catalog import ROWID_COLUMN, Column, Index, Table
 from . import types as T
-from .bind import Binder, Scope, qualified, resolve_schema, search_path, type_from_typename
+from .bind import Binder, Scope, current_user, qualified, resolve_schema, search_path, type_from_typename
 from .execute import table_has_rows
 from .parse import Statement
 
@@ -58,7 +58,7 @@ def create_schema(catalog, st: Statement, session) -> DdlAction:
             raise errors.DuplicateSchema(f'schema "{name}" already exists')
         if lim is not None and len(catalog.schemas()) >= lim.schemas_max:
             raise errors.ProgramLimitExceeded(f"more than {lim.schemas_max} schemas not allowed")
-        created = catalog.create_schema(name, if_not_exists=n.if_not_exists, owner=getattr(session, "user", "admin"))
+        created = catalog.create_schema(name, if_not_exists=n.if_not_exists, owner=current_user(session))
         if not created:
             return "CREATE SCHEMA", [f'schema "{name}" already exists, skipping'], None
         return "CREATE SCHEMA", [], None
@@ -167,7 +167,7 @@ def create_table(catalog, st: Statement, session) -> DdlAction:
         indexes.append(Index(id=0, name=iname, columns=ids, unique=True, constraint=True))
     table = Table(id=0, schema=schema, name=name, columns=columns, pk=pk,
                   pk_name=(pk_name or f"{name}_pkey") if pk_names is not None else None,
-                  indexes=indexes, next_column_id=len(columns) + 1, owner=getattr(session, "user", "admin"))
+                  indexes=indexes, next_column_id=len(columns) + 1, owner=current_user(session))
 
     def apply(txn):
         if catalog.get_schema(schema) is None:
@@ -422,4 +422,11 @@ HANDLERS = {
 
 
 def prepare_ddl(catalog, st: Statement, session) -> DdlAction:
+    check_ddl(catalog, st, session)
     return HANDLERS[st.kind](catalog, st, session)
+
+
+from .privileges import check_ddl  # noqa: E402  (both import each other's module)
+from .rolestmts import HANDLERS as _ROLE_HANDLERS  # noqa: E402
+
+HANDLERS.update(_ROLE_HANDLERS)

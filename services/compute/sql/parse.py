@@ -11,6 +11,8 @@ from pglast.parser import ParseError
 
 from services.common import errors
 
+from .awsiam import parse_aws_iam
+
 # DSQL's own syntax, removed before pglast sees the text (same length, so positions hold).
 _ASYNC_RE = re.compile(r"^(\s*create\s+(?:unique\s+)?index\s+)(async)(\s)", re.I)
 
@@ -50,8 +52,9 @@ class Statement:
         return self.kind in DDL_KINDS
 
 
+ROLE_KINDS = {"CreateRoleStmt", "AlterRoleStmt", "DropRoleStmt", "GrantStmt", "GrantRoleStmt", "AwsIamStmt"}
 DDL_KINDS = {"CreateSchemaStmt", "CreateStmt", "IndexStmt", "DropStmt", "AlterTableStmt",
-             "RenameStmt", "AlterObjectSchemaStmt"}
+             "RenameStmt", "AlterObjectSchemaStmt"} | ROLE_KINDS
 DML_KINDS = {"SelectStmt", "InsertStmt", "UpdateStmt", "DeleteStmt"}
 SUPPORTED = DDL_KINDS | DML_KINDS | {"TransactionStmt", "VariableSetStmt", "VariableShowStmt",
                                       "ExplainStmt", "DeallocateStmt", "DiscardStmt", "CopyStmt"}
@@ -66,11 +69,16 @@ _UNSUPPORTED_NAMES = {
 
 
 def syntax_error(message: str, position: int | None) -> errors.PgError:
+    if re.fullmatch(r'role name ".*" is reserved', message):     # the grammar's reserved_name (42939)
+        return errors.PgError(message, sqlstate="42939", position=position)
     return errors.SyntaxError_(message, position=position)
 
 
 def parse(sql: str) -> list[Statement]:
     """Split and parse a query string; [] for an empty (or comment-only) string."""
+    iam = parse_aws_iam(sql)
+    if iam is not None:
+        return [Statement(node=iam, text=sql, kind="AwsIamStmt", query=sql)]
     text = sql
     is_async = False
     m = _ASYNC_RE.match(text)
