@@ -125,6 +125,11 @@ class AuthCatalog:
         self._fresh()
         return self._grants.get(grantee, ({}, 0))[0]
 
+    def grantees(self) -> list[str]:
+        """Every role (or PUBLIC) holding some grant."""
+        self._fresh()
+        return sorted(self._grants)
+
     def grants_revision(self, grantee: str) -> int:
         self._fresh()
         return self._grants.get(grantee, ({}, 0))[1]

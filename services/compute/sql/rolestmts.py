@@ -200,8 +200,6 @@ def drop_role(catalog, st: Statement, session) -> DdlAction:
 def _objects(catalog, n, session) -> list[tuple[str, object, str]]:
     """(kind, catalog object, display name) for each object a GRANT names."""
     kind = n.objtype.name
-    if kind not in ("OBJECT_TABLE", "OBJECT_SCHEMA"):
-        raise errors.FeatureNotSupported("unsupported object type in GRANT")
     if n.targtype.name == "ACL_TARGET_ALL_IN_SCHEMA":
         out = []
         for s in n.objects:
@@ -229,6 +227,8 @@ def _objects(catalog, n, session) -> list[tuple[str, object, str]]:
 
 
 def _privileges(n) -> list[str]:
+    if n.objtype.name not in ("OBJECT_TABLE", "OBJECT_SCHEMA"):
+        raise errors.FeatureNotSupported("unsupported object type in GRANT")
     valid = TABLE_PRIVILEGES if n.objtype.name == "OBJECT_TABLE" else SCHEMA_PRIVILEGES
     if not n.privileges:
         return list(valid)
@@ -291,9 +291,12 @@ def grant(catalog, st: Statement, session) -> DdlAction:
                     if n.grant_option:
                         cur.grantable |= set(wanted)
                 else:
+                    lost = cur.grantable & set(wanted)
                     cur.grantable -= set(wanted)
                     if not n.grant_option:
                         cur.privs -= set(wanted)
+                    if lost:
+                        _revoke_dependents(auth, docs, key, g, lost, n.behavior.name == "DROP_CASCADE")
                 if cur.privs:
                     docs[g][key] = cur
                 else:
@@ -302,6 +305,29 @@ def grant(catalog, st: Statement, session) -> DdlAction:
         auth.set_grants(docs)
         return tag, notices, None
     return DdlAction(tag, apply)
+
+
+def _revoke_dependents(auth, docs, key, grantor: str, lost: set[str], cascade: bool) -> None:
+    """Privileges `grantor` handed on with a grant option it is losing: an error without CASCADE
+    (PostgreSQL's 2BP01), else revoked too, and so on down the chain."""
+    todo = [(grantor, lost)]
+    while todo:
+        giver, privs = todo.pop()
+        for g in auth.grantees():
+            doc = docs.get(g)
+            if doc is None:
+                doc = docs[g] = {k: Grant(set(v.privs), set(v.grantable), v.grantor)
+                                 for k, v in auth.grants(g).items()}
+            dep = doc.get(key)
+            if dep is None or dep.grantor != giver or not dep.privs & privs:
+                continue
+            if not cascade:
+                raise PgError("dependent privileges exist", sqlstate="2BP01", hint="Use CASCADE to revoke them too.")
+            todo.append((g, dep.grantable & privs))
+            dep.privs -= privs
+            dep.grantable -= privs
+            if not dep.privs:
+                del doc[key]
 
 
 def _prune(catalog, docs) -> None:

@@ -312,3 +312,42 @@ def test_has_privilege(cat, kv, admin, app):
     with pytest.raises(PgError) as ei:
         app.has_privilege("has_table_privilege", "myschema.nosuch", "SELECT")
     assert ei.value.sqlstate == "42P01"
+
+
+def test_grant_to_public_and_unsupported_objects(cat, kv, admin, app):
+    run(admin, "grant usage on schema myschema to public")
+    run(admin, "grant select on myschema.t to public")
+    assert run(app, "select id from myschema.t").rows == [(1,)]
+    run(admin, "revoke select on myschema.t from public")
+    expect(app, "select id from myschema.t", "42501", "permission denied for table t")
+    for sql in ("grant select on all sequences in schema myschema to example",
+                "grant usage on sequence myschema.s to example", "grant execute on function f() to example"):
+        expect(admin, sql, "0A000", "unsupported object type in GRANT")
+    expect(admin, "alter role example rename to other", "0A000", "ALTER ROLE RENAME is not supported")
+
+
+def test_revoke_with_dependent_privileges(cat, kv, admin, app):
+    run(admin, "create role d2")
+    run(admin, "grant usage on schema myschema to example")
+    run(admin, "grant select on myschema.t to example with grant option")
+    run(app, "grant select on myschema.t to d2")
+    e = expect(admin, "revoke select on myschema.t from example", "2BP01", "dependent privileges exist")
+    assert e.hint == "Use CASCADE to revoke them too."
+    expect(admin, "revoke grant option for select on myschema.t from example", "2BP01", "dependent privileges exist")
+    run(admin, "revoke select on myschema.t from example cascade")
+    auth = auth_of(cat)
+    assert set(auth.grants("example")) == {("schema", cat.get_schema("myschema").id)}
+    assert auth.grants("d2") == {}
+
+
+def test_for_update_and_on_conflict_need_update(admin, app):
+    run(admin, "grant usage on schema myschema to example")
+    run(admin, "grant select, insert on myschema.t to example")
+    assert run(app, "select v from myschema.t where id = 1").rows == [("a",)]
+    expect(app, "select v from myschema.t where id = 1 for update", "42501", "permission denied for table t")
+    assert run(app, "insert into myschema.t values (1, 'x') on conflict (id) do nothing").tag == "INSERT 0 0"
+    expect(app, "insert into myschema.t values (1, 'x') on conflict (id) do update set v = excluded.v",
+           "42501", "permission denied for table t")
+    run(admin, "grant update on myschema.t to example")
+    assert run(app, "insert into myschema.t values (1, 'x') on conflict (id) do update set v = excluded.v "
+                    "returning v").rows == [("x",)]
