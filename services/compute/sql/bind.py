@@ -1701,6 +1701,10 @@ class Binder(ArrayBinder):
                     if isinstance(rt.val, ast.SetToDefault):
                         e = self.default_expr(t, p)
                     else:
+                        target_error = constraints.update_target_error(c)
+                        if target_error is not None:
+                            target_error.position = self.pos(rt)
+                            raise target_error
                         e = self.assign(self.expr(rt.val, cscope, False), c)
                     conflict_sets.append((p, e))
                 if occ.whereClause is not None:

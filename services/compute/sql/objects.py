@@ -712,9 +712,14 @@ def drop_objects(catalog, st, session, kind: str, names: list[list[str]], missin
     return DdlAction(tag, apply)
 
 
+def owned_sequences(catalog, table) -> list[dict]:
+    """The sequences a table's columns own (identity columns, OWNED BY)."""
+    return [seq for seq in catalog.objects("sequence", table.schema)
+            if (seq.get("owned_by") or {}).get("table") == table.id]
+
+
 def drop_owned_sequences(catalog, table) -> None:
-    """DROP TABLE drops the sequences its columns own (identity columns, OWNED BY)."""
-    for seq in catalog.objects("sequence", table.schema):
-        if (seq.get("owned_by") or {}).get("table") == table.id:
-            catalog.drop_object("sequence", seq)
-            allocator(catalog).forget(seq["id"])
+    """DROP TABLE drops the sequences its columns own."""
+    for seq in owned_sequences(catalog, table):
+        catalog.drop_object("sequence", seq)
+        allocator(catalog).forget(seq["id"])
