@@ -351,3 +351,9 @@ def test_for_update_and_on_conflict_need_update(admin, app):
     run(admin, "grant update on myschema.t to example")
     assert run(app, "insert into myschema.t values (1, 'x') on conflict (id) do update set v = excluded.v "
                     "returning v").rows == [("x",)]
+
+
+def test_role_setting_made_around_set_role_is_still_checked(admin, app):
+    app.settings["role"] = "admin"          # e.g. a startup option or set_config()
+    expect(app, "select * from myschema.t", "42501", 'permission denied to set role "admin"')
+    expect(app, "create schema x", "42501", 'permission denied to set role "admin"')
