@@ -92,7 +92,7 @@ class _TxnWatch:
     def __init__(self, user: str, identity: Identity):
         self.user = user
         self.identity = identity
-        self.idle = False          # authorized just now; checked again from the next transaction on
+        self.idle = True           # the first transaction may come long after the connection was authorized
 
 
 class _Closed(Exception):

@@ -350,8 +350,11 @@ def revoke_all(cluster, doc=None):
 
 def test_revoked_key_cannot_start_a_transaction(cluster):
     conn = psycopg.connect(cluster.dsn())
+    unused = psycopg.connect(cluster.dsn(), autocommit=True)   # connected, no statement yet
     conn.execute("rows 1")                       # BEGIN + statement: a transaction is open
     revoke_all(cluster)
+    with pytest.raises(psycopg.OperationalError, match="no longer exists"):
+        unused.execute("rows 1")                 # its first transaction is checked too
     assert conn.execute("rows 1").fetchall() == [(0, "r0")]   # inside the open transaction: allowed
     conn.commit()
     with pytest.raises(psycopg.OperationalError) as ei:        # the next BEGIN is refused, fatally
