@@ -72,6 +72,9 @@ class ClusterConfig:
     # Raft log compaction: each journal replica snapshots and truncates its Raft log every
     # this many applied entries (services/journal/replicated.py).
     raft_snapshot_entries: int = 10_000
+    # Each journal replica keeps at least this many of the newest entries of its log for storage
+    # to tail; a storage replica further behind copies a checkpoint from a peer storage.
+    journal_retain_entries: int = 1_000_000
     account_id: str = "000000000000"  # the AWS account the cluster (and its ARN) belongs to
 
     def __post_init__(self) -> None:

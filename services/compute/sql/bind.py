@@ -14,6 +14,7 @@ from pglast import ast
 from services.common import errors
 from services.common.errors import PgError
 
+from . import constraints, objects
 from . import functions as F
 from . import sysviews
 from . import types as T
@@ -317,6 +318,7 @@ class Binder(ArrayBinder):
         self.param_types: list[int] = list(param_types or [])
         self.session = session
         self.tables_used: dict[tuple[str, str], int] = {}   # -> revision seen
+        self.objects_used: dict[tuple[str, str, str], int] = {}   # (kind, schema, key) -> revision: sequences, functions
         self.privileges_used: dict[tuple[str, str], set[str]] = {}   # -> SELECT / INSERT / UPDATE / DELETE
         self.param_locations: dict[int, int | None] = {}
         self.ctes: list[dict] = []          # WITH name -> (SelectStmt node, column names), innermost last
@@ -783,6 +785,9 @@ class Binder(ArrayBinder):
         names = _str_nodes(n.funcname)
         name = names[-1].lower()
         loc = self.pos(n)
+        user_call = objects.bind_call(self, n, names, scope, allow_agg)   # sequences, SQL functions
+        if user_call is not None:
+            return user_call
         if len(names) > 1 and names[0] not in ("pg_catalog",):
             raise errors.UndefinedFunction(f"function {'.'.join(names)}() does not exist", position=loc)
         if n.over is not None:
@@ -1703,6 +1708,8 @@ class Binder(ArrayBinder):
         sel = n.selectStmt
         rows = None
         bsel = None
+        override = {"OVERRIDING_SYSTEM_VALUE": "system", "OVERRIDING_USER_VALUE": "user"}.get(
+            getattr(n.override, "name", ""), None)
         if sel is None:
             rows = [[self.default_expr(t, i) for i in range(len(t.columns))]]
         elif sel.valuesLists:
@@ -1716,9 +1723,13 @@ class Binder(ArrayBinder):
                                   position=self.pos(n.cols[len(vl)]))
                 full: list[Expr | None] = [None] * len(t.columns)
                 for p, x in zip(positions[:len(vl)], vl):
-                    if isinstance(x, ast.SetToDefault):
+                    if isinstance(x, ast.SetToDefault) or (override == "user" and t.columns[p].identity):
                         full[p] = self.default_expr(t, p)
                     else:
+                        target_error = constraints.insert_target_error(t.columns[p], override == "system")
+                        if target_error is not None:
+                            target_error.position = self.pos(x)
+                            raise target_error
                         full[p] = self.assign(self.expr(x, Scope(), False), t.columns[p])
                 for i in range(len(full)):
                     if full[i] is None:
@@ -1728,6 +1739,10 @@ class Binder(ArrayBinder):
             bsel = self.bind_select(sel)
             if len(bsel.targets) > len(positions):
                 raise PgError("INSERT has more expressions than target columns", sqlstate="42601")
+            for p in positions[:len(bsel.targets)]:
+                target_error = constraints.insert_target_error(t.columns[p], override == "system")
+                if target_error is not None:
+                    raise target_error
             bsel.targets = [(nm, self.assign(e, t.columns[p])) for (nm, e), p in zip(bsel.targets, positions)]
             rows = None
             positions = positions[:len(bsel.targets)]
@@ -1740,7 +1755,9 @@ class Binder(ArrayBinder):
         c = t.columns[pos]
         if c.hidden:
             return Func("gen_random_uuid", F._gen_random_uuid, [], T.UUID, volatile=True)
-        if c.default is None:
+        if c.identity:
+            return self.assign(objects.nextval_expr(self, c.sequence), c)
+        if c.default is None or c.generated:
             return Const(None, c.type_oid, c.typmod)
         node = pglast.parse_sql(f"SELECT {c.default}")[0].stmt.targetList[0].val
         sub = Binder(self.catalog, Statement(node=node, text=c.default, kind="Expr", query=""), session=self.session)
@@ -1780,6 +1797,10 @@ class Binder(ArrayBinder):
             if isinstance(val, ast.SetToDefault):
                 e = self.default_expr(t, p)
             else:
+                target_error = constraints.update_target_error(c)
+                if target_error is not None:
+                    target_error.position = self.pos(rt)
+                    raise target_error
                 e = self.assign(self.expr(val, scope, False), c)
             sets.append((p, e))
         where = self.to_bool(self.expr(n.whereClause, scope, False), "WHERE") if n.whereClause is not None else None

@@ -162,7 +162,8 @@ def check_ddl(catalog, st, session) -> None:
         if not auth.has_privs_of_role(user, ADMIN):
             raise denied("database", catalog.database)
     elif kind in ("CreateStmt", "CreateSeqStmt"):
-        schema = resolve_schema(catalog, session, n.relation.schemaname, n.relation.relname, create=True)
+        rel = n.relation if kind == "CreateStmt" else n.sequence
+        schema = resolve_schema(catalog, session, rel.schemaname, rel.relname, create=True)
         _require_create(auth, user, catalog, schema)
     elif kind in ("CreateDomainStmt", "CreateFunctionStmt"):
         names = n.domainname if kind == "CreateDomainStmt" else n.funcname

@@ -96,6 +96,7 @@ class Prepared:
         self.requested_oids: tuple = ()
         self.param_locations: dict = {}
         self.plan_text: list[str] = []
+        self.objects: dict = {}          # (kind, schema, key) -> revision: sequences, functions used
         self.privileges: tuple = ()          # (schema, table, privilege) checked at every execution
 
 
@@ -440,6 +441,10 @@ class SqlSession:
             t = self.catalog.get_table(schema, name)
             if t is None or t.revision != rev:
                 return False
+        for (kind, schema, key), rev in p.objects.items():
+            d = self.catalog.get_object(kind, schema, key)
+            if d is None or d["revision"] != rev:
+                return False
         return True
 
     def _replan(self, p: Prepared) -> Prepared:
@@ -514,6 +519,7 @@ class SqlSession:
             b.resolve_unknown_params()
             p = Prepared(stmt, b.param_types, columns, "select", runner, b.tables_used, env,
                          is_write=bound.for_update)
+            p.objects = b.objects_used
             p.privileges = required(stmt, b, bound.for_update)
             p.plan_text = explain(plan)
             p.param_locations = b.param_locations
@@ -546,6 +552,7 @@ class SqlSession:
             raise errors.FeatureNotSupported(f"{kind} is not supported")
         b.resolve_unknown_params()
         p = Prepared(stmt, b.param_types, columns, "dml", runner, b.tables_used, env, is_write=True)
+        p.objects = b.objects_used
         p.privileges = required(stmt, b)
         p.plan_text = explain(plan)
         p.param_locations = b.param_locations
