@@ -22,7 +22,7 @@ import random
 import time
 from typing import Callable
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 from services.common.config import Limits
 
@@ -38,6 +38,8 @@ CLUSTER_OPEN = Gauge("dsql_relay_cluster_connections_open",
                      "Open connections of the whole cluster, as this relay last saw them in etcd")
 QUOTA_MODE = Gauge("dsql_relay_quota_cluster_wide", "1 while quotas are enforced cluster-wide through etcd, "
                                                     "0 while this relay falls back to its own connections")
+ADMISSION_SECONDS = Histogram("dsql_relay_admission_seconds", "Time to take a connection slot and token",
+                              buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5))
 ETCD_ERRORS = Counter("dsql_relay_quota_etcd_errors_total", "etcd failures of the quota accounting")
 
 RATE = "rate"
@@ -82,6 +84,7 @@ class Quotas:
         self._lock = asyncio.Lock()     # this relay's key is written under it only
         self._local_bucket = TokenBucket(limits.connection_rate_per_s, limits.connection_burst)
         self._heartbeat: asyncio.Task | None = None
+        self._publishing: set[asyncio.Task] = set()     # strong references until done
         self.open = 0                   # connections this relay admitted and has not released
 
     async def start(self) -> None:
@@ -101,6 +104,10 @@ class Quotas:
 
     async def admit(self) -> str | None:
         """Reserve one connection: None when admitted (release() it later), else the refusal reason."""
+        with ADMISSION_SECONDS.time():
+            return await self._admit()
+
+    async def _admit(self) -> str | None:
         async with self._lock:
             store = await self._usable_store()
             if store is not None:
@@ -125,7 +132,9 @@ class Quotas:
     def release(self) -> None:
         self.open -= 1
         if self._store is not None:
-            asyncio.get_running_loop().create_task(self._publish())
+            task = asyncio.get_running_loop().create_task(self._publish())
+            self._publishing.add(task)
+            task.add_done_callback(self._publishing.discard)
 
     # ------------------------------------------------------------------ etcd side
 
