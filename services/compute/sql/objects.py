@@ -419,6 +419,8 @@ def bind_query_body(binder, fn: dict, args: list, loc):
                       sqlstate="42P13", detail="Final statement must return exactly one column.")
     binder.tables_used.update(sub.tables_used)
     binder.objects_used.update(sub.objects_used)
+    for rel, privs in sub.privileges_used.items():        # SQL functions run with the caller's privileges
+        binder.privileges_used.setdefault(rel, set()).update(privs)
     t = inner.targets[0][1]
     query = SubqueryExpr(Planner().plan_query(inner), "scalar", t.type, t.typmod, correlated=True)
     call = _QueryCall([binder.coerce(a, oid, typmod) for a, (oid, typmod) in zip(args, fn["arg_types"])],

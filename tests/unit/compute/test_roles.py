@@ -371,3 +371,11 @@ def test_sequences_domains_functions_have_owners(cat, kv, admin, app):
     assert {"owner of sequence myschema.seq", "owner of type myschema.pos",
             "owner of function myschema.twice(integer)"} <= set(e.detail.split("\n"))
     run(app, "drop sequence myschema.seq")
+
+
+def test_sql_function_body_runs_with_the_callers_privileges(admin, app):
+    run(admin, "create function myschema.first_v() returns text language sql as 'select v from myschema.t where id = 1'")
+    run(admin, "grant usage on schema myschema to example")
+    expect(app, "select myschema.first_v()", "42501", "permission denied for table t")
+    run(admin, "grant select on myschema.t to example")
+    assert run(app, "select myschema.first_v()").rows == [("a",)]
