@@ -7,6 +7,7 @@ VirtualScan node. More views (pg_class, pg_attribute, pg_index, sys.jobs...) plu
 
 from __future__ import annotations
 
+from . import sysroles
 from . import types as T
 
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "sys")
@@ -116,6 +117,9 @@ VIEWS = {
 }
 
 VIEWS.update(__import__("services.compute.sql.sysjobs", fromlist=["VIEWS"]).VIEWS)   # sys.jobs
+
+
+VIEWS.update(sysroles.VIEWS)
 
 
 def lookup(schema: str | None, name: str):

@@ -240,3 +240,120 @@ def test_kill_leader_under_load(tmp_path):
             assert "Traceback" not in text and "log gap" not in text, text[-3000:]
     finally:
         c.stop_all()
+
+
+def _metric(c: Cluster, az: str, name: str) -> float:
+    import urllib.request
+    port = c.config.endpoint(az, "journal").metrics_port
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return float(next(line.split()[-1] for line in text.splitlines() if line.startswith(name + " ")))
+
+
+def _subscribe_all(c: Cluster, az: str, count: int) -> list[tuple[int, int]]:
+    with grpc.insecure_channel(c.config.endpoint(az, "journal").grpc_target) as ch:
+        call = jgrpc.JournalStub(ch).Subscribe(jpb.SubscribeRequest(from_index=1), timeout=20)
+        got = []
+        for batch in call:
+            got.extend((e.index, e.commit_ts) for e in batch.entries)
+            if len(got) >= count:
+                break
+        call.cancel()
+    return got
+
+
+def test_snapshots_compact_the_raft_log_and_catch_up_a_lagging_replica(tmp_path):
+    """With raft_snapshot_entries = 20, the replicas compact their Raft logs; a replica that was
+    down while the leader compacted past its log gets InstallSnapshot, fetches the journal
+    entries it lacks from a peer and ends with exactly the same journal; storage in its AZ then
+    reads everything from it; a replica restarted over its own snapshot keeps every entry."""
+    c = Cluster(tmp_path, azs=AZS, journal_replication="raft", raft_snapshot_entries=20)
+    try:
+        for az in AZS:
+            c.start(az, "journal")
+        leader = wait_for(lambda: leader_of(c), what="a leader")
+        lagging = next(az for az in AZS if az != leader)
+        c.kill(lagging, "journal")
+        kv = KV(c.config, leader)
+        stamps = []
+        for i in range(60):
+            t = kv.begin()
+            t.put(b"snap/%03d" % i, b"v%d" % i)
+            stamps.append(t.commit())
+        assert _metric(c, leader, "dsql_journal_raft_snapshot_index") >= 40
+        c.start(lagging, "journal")
+        final = c.journal_status(leader)
+        wait_for(lambda: (s := statuses(c, [lagging]).get(lagging)) is not None
+                 and (s.last_index, s.last_commit_ts) == (final.last_index, final.last_commit_ts),
+                 timeout=60, what="the lagging replica to catch up")
+        log_text = (c.logs / f"{lagging}-journal.log").read_text()
+        assert "installs a snapshot" in log_text and "fetched entries" in log_text, log_text[-3000:]
+        want = _subscribe_all(c, leader, final.last_index)
+        assert _subscribe_all(c, lagging, final.last_index) == want
+        assert [ts for _, ts in want][-60:] == stamps
+        # Storage in the lagging AZ tails the replica that was restored from a snapshot.
+        c.start(lagging, "storage")
+        reader = KV(c.config, lagging)
+        assert len(list(reader.begin().scan(b"snap/", b"snap0"))) == 60
+        reader.close()
+        # A restart over a snapshot of its own re-derives the rest from the Raft log.
+        c.kill(leader, "journal")
+        c.start(leader, "journal")
+        t = kv.begin()
+        t.put(b"snap/after", b"x")
+        ts = t.commit()
+        for az in AZS:
+            proc = c.procs[(az, "journal")]
+            wait_for(lambda az=az, proc=proc: proc.poll() is not None or (
+                (st := statuses(c, [az]).get(az)) is not None and st.last_commit_ts >= ts), timeout=60,
+                what=f"{az} to apply")
+            assert proc.poll() is None, (proc.returncode, (c.logs / f"{az}-journal.log").read_text()[-3000:])
+        after = c.journal_status(leader)
+        assert _subscribe_all(c, leader, after.last_index)[:len(want)] == want
+        kv.close()
+    finally:
+        c.stop_all()
+
+
+def test_storage_behind_the_journal_log_head_copies_a_peer_checkpoint(tmp_path):
+    """With journal_retain_entries = 10 the journals cut their logs' heads; a storage replica that
+    starts empty is refused the old entries (OUT_OF_RANGE, dsql-log-first), copies a checkpoint
+    from a peer storage, then tails the journal; a journal restarted over a cut log keeps it."""
+    c = Cluster(tmp_path, azs=AZS, journal_replication="raft", raft_snapshot_entries=10,
+                journal_retain_entries=10)
+    try:
+        for az in AZS:
+            c.start(az, "journal")
+        for az in AZS[:2]:
+            c.start(az, "storage")
+        leader = wait_for(lambda: leader_of(c), what="a leader")
+        kv = KV(c.config, leader)
+        for i in range(60):
+            t = kv.begin()
+            t.put(b"cp/%03d" % i, b"v%d" % i)
+            t.commit()
+        with pytest.raises(grpc.RpcError) as refused:
+            _subscribe_all(c, AZS[2], 1)
+        assert refused.value.code() == grpc.StatusCode.OUT_OF_RANGE
+        first = int(dict(refused.value.trailing_metadata())["dsql-log-first"])
+        assert first > 10
+        # A journal restarted over its cut log serves from the same head.
+        c.kill(AZS[2], "journal")
+        c.start(AZS[2], "journal")
+        c.start(AZS[2], "storage")
+        t = kv.begin()
+        t.put(b"cp/after", b"x")
+        t.commit()
+        final = c.journal_status(leader).last_index
+        wait_for(lambda: c.storage_status(AZS[2]).applied_index == final, timeout=60,
+                 what="the new storage replica to catch up")
+        text = (c.logs / f"{AZS[2]}-storage.log").read_text()
+        assert "installed a checkpoint" in text, text[-3000:]
+        from services.pb.dsql.storage.v1 import storage_pb2 as spb
+        from services.pb.dsql.storage.v1 import storage_pb2_grpc as sgrpc
+        with grpc.insecure_channel(c.config.endpoint(AZS[2], "storage").grpc_target) as ch:
+            rows = sgrpc.StorageStub(ch).Scan(spb.ScanRequest(read_ts=wall_us(), start=b"cp/", end=b"cp0",
+                                                             limit=1000), timeout=30).rows
+        assert len(rows) == 61
+        kv.close()
+    finally:
+        c.stop_all()
