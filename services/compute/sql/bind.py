@@ -519,7 +519,13 @@ class Binder(ArrayBinder):
         return e
 
     def x_TypeCast(self, n, scope, allow_agg):
-        oid, typmod = type_from_typename(n.typeName, self.stmt)
+        try:
+            oid, typmod = type_from_typename(n.typeName, self.stmt)
+        except errors.UndefinedObject:
+            cast = objects.domain_cast(self, n, scope, allow_agg)
+            if cast is None:
+                raise
+            return cast
         if isinstance(n.arg, ast.A_ArrayExpr) and not n.arg.elements and is_array(oid):
             return Const([], oid, location=self.pos(n))
         arg = self.expr(n.arg, scope, allow_agg)
