@@ -185,7 +185,14 @@ def search_path(session) -> list[str]:
 def current_user(session) -> str:
     """The role privileges are checked for: SET ROLE's choice, else the session user."""
     role = (getattr(session, "settings", None) or {}).get("role", "none")
-    return role if role and role != "none" else getattr(session, "user", "admin")
+    user = getattr(session, "user", "admin")
+    if not role or role in ("none", user):
+        return user
+    # however the setting was made (SET ROLE checks it too), never act as a role one is not a member of
+    from ..authcatalog import auth_of
+    if role not in auth_of(session.catalog).member_roles(user):
+        raise PgError(f'permission denied to set role "{role}"', sqlstate="42501")
+    return role
 
 
 def resolve_schema(catalog, session, name: str | None, relname: str, create: bool = False) -> str:
@@ -1701,6 +1708,10 @@ class Binder(ArrayBinder):
                     if isinstance(rt.val, ast.SetToDefault):
                         e = self.default_expr(t, p)
                     else:
+                        target_error = constraints.update_target_error(c)
+                        if target_error is not None:
+                            target_error.position = self.pos(rt)
+                            raise target_error
                         e = self.assign(self.expr(rt.val, cscope, False), c)
                     conflict_sets.append((p, e))
                 if occ.whereClause is not None:

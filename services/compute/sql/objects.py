@@ -419,6 +419,8 @@ def bind_query_body(binder, fn: dict, args: list, loc):
                       sqlstate="42P13", detail="Final statement must return exactly one column.")
     binder.tables_used.update(sub.tables_used)
     binder.objects_used.update(sub.objects_used)
+    for rel, privs in sub.privileges_used.items():        # SQL functions run with the caller's privileges
+        binder.privileges_used.setdefault(rel, set()).update(privs)
     t = inner.targets[0][1]
     query = SubqueryExpr(Planner().plan_query(inner), "scalar", t.type, t.typmod, correlated=True)
     call = _QueryCall([binder.coerce(a, oid, typmod) for a, (oid, typmod) in zip(args, fn["arg_types"])],
@@ -712,9 +714,14 @@ def drop_objects(catalog, st, session, kind: str, names: list[list[str]], missin
     return DdlAction(tag, apply)
 
 
+def owned_sequences(catalog, table) -> list[dict]:
+    """The sequences a table's columns own (identity columns, OWNED BY)."""
+    return [seq for seq in catalog.objects("sequence", table.schema)
+            if (seq.get("owned_by") or {}).get("table") == table.id]
+
+
 def drop_owned_sequences(catalog, table) -> None:
-    """DROP TABLE drops the sequences its columns own (identity columns, OWNED BY)."""
-    for seq in catalog.objects("sequence", table.schema):
-        if (seq.get("owned_by") or {}).get("table") == table.id:
-            catalog.drop_object("sequence", seq)
-            allocator(catalog).forget(seq["id"])
+    """DROP TABLE drops the sequences its columns own."""
+    for seq in owned_sequences(catalog, table):
+        catalog.drop_object("sequence", seq)
+        allocator(catalog).forget(seq["id"])

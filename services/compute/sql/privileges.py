@@ -16,7 +16,7 @@ from services.common.errors import PgError
 from services.common.rolecatalog import ADMIN
 
 from ..authcatalog import auth_of
-from .bind import current_user, resolve_schema
+from .bind import current_user, resolve_schema, search_path
 
 
 def validate_setting(session, name: str, value: str) -> str:
@@ -151,6 +151,16 @@ def _owned_index(auth, user, catalog, schema, name) -> None:
             _require_owner(auth, user, t.owner, "index", name)
 
 
+_OBJECT_KINDS = {"OBJECT_SEQUENCE": ("sequence", "sequence"), "OBJECT_DOMAIN": ("domain", "type"),
+                 "OBJECT_FUNCTION": ("function", "function")}
+
+
+def _objects_named(catalog, session, kind: str, parts: list[str]) -> list[dict]:
+    """The sequences, domains or functions (any overload) a DROP names; [] if none."""
+    schemas = [parts[-2]] if len(parts) > 1 else search_path(session)
+    return [d for d in catalog.objects(kind) if d["name"] == parts[-1] and d["schema"] in schemas]
+
+
 def check_ddl(catalog, st, session) -> None:
     """Raise 42501 if the current user may not run this DDL statement. Objects that do not
     exist are left to the statement itself to report."""
@@ -172,6 +182,13 @@ def check_ddl(catalog, st, session) -> None:
         _require_create(auth, user, catalog, schema)
     elif kind == "IndexStmt":
         _owned_table(auth, user, catalog, *_rel(catalog, session, n.relation))
+    elif kind == "DropStmt" and n.removeType.name in _OBJECT_KINDS:
+        kind_name, label = _OBJECT_KINDS[n.removeType.name]
+        for obj in n.objects or ():
+            parts = [x.sval for x in (getattr(obj, "objname", None) or getattr(obj, "names", None) or obj)]
+            for doc in _objects_named(catalog, session, kind_name, parts):
+                shown = doc["name"] if kind_name == "sequence" else ".".join(parts)   # as PostgreSQL words it
+                _require_owner(auth, user, doc.get("owner", ADMIN), label, shown)
     elif kind == "DropStmt":
         what = n.removeType.name
         for obj in n.objects or ():

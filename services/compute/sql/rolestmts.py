@@ -15,6 +15,7 @@ from services.common.errors import PgError
 from services.common.rolecatalog import ADMIN, PUBLIC, Membership, Role, principal_arns, valid_arn
 
 from ..authcatalog import SCHEMA_PRIVILEGES, TABLE_PRIVILEGES, Grant, auth_of
+from . import types as T
 from .bind import qualified
 from .ddl import DdlAction
 from .parse import Statement
@@ -149,6 +150,11 @@ def _dependencies(catalog, auth, name: str) -> list[str]:
     for t in sorted(tables.values(), key=lambda t: (t.schema, t.name)):
         if t.owner == name:
             out.append(f"owner of table {t.schema}.{t.name}")
+    for kind, label in (("sequence", "sequence"), ("domain", "type"), ("function", "function")):
+        for d in sorted(catalog.objects(kind), key=lambda d: (d["schema"], d["key"])):
+            if d.get("owner") == name:
+                args = f"({', '.join(T.lookup(t).sql_name for t, _ in d['arg_types'])})" if kind == "function" else ""
+                out.append(f"owner of {label} {d['schema']}.{d['name']}{args}")
     schemas = {s.id: s for s in catalog.schemas()}
     for (kind, oid), _ in sorted(auth.grants(name).items()):
         if kind == "schema" and oid in schemas:

@@ -351,3 +351,31 @@ def test_for_update_and_on_conflict_need_update(admin, app):
     run(admin, "grant update on myschema.t to example")
     assert run(app, "insert into myschema.t values (1, 'x') on conflict (id) do update set v = excluded.v "
                     "returning v").rows == [("x",)]
+
+
+def test_role_setting_made_around_set_role_is_still_checked(admin, app):
+    app.settings["role"] = "admin"          # e.g. a startup option or set_config()
+    expect(app, "select * from myschema.t", "42501", 'permission denied to set role "admin"')
+    expect(app, "create schema x", "42501", 'permission denied to set role "admin"')
+
+
+def test_sequences_domains_functions_have_owners(cat, kv, admin, app):
+    run(admin, "grant usage, create on schema myschema to example")
+    run(app, "create sequence myschema.seq cache 1")
+    run(app, "create domain myschema.pos as int check (value > 0)")
+    run(app, "create function myschema.twice(x int) returns int language sql as 'select x * 2'")
+    expect(admin, "drop sequence myschema.seq", "42501", "must be owner of sequence seq")
+    expect(admin, "drop domain myschema.pos", "42501", "must be owner of type myschema.pos")
+    expect(admin, "drop function myschema.twice", "42501", "must be owner of function myschema.twice")
+    e = expect(admin, "drop role example", "2BP01", 'role "example" cannot be dropped because some objects depend on it')
+    assert {"owner of sequence myschema.seq", "owner of type myschema.pos",
+            "owner of function myschema.twice(integer)"} <= set(e.detail.split("\n"))
+    run(app, "drop sequence myschema.seq")
+
+
+def test_sql_function_body_runs_with_the_callers_privileges(admin, app):
+    run(admin, "create function myschema.first_v() returns text language sql as 'select v from myschema.t where id = 1'")
+    run(admin, "grant usage on schema myschema to example")
+    expect(app, "select myschema.first_v()", "42501", "permission denied for table t")
+    run(admin, "grant select on myschema.t to example")
+    assert run(app, "select myschema.first_v()").rows == [("a",)]
