@@ -555,6 +555,17 @@ class Catalog:
         except _Retry:
             raise errors.schema_conflict() from None
 
+    def move_object(self, kind: str, doc: dict, new_schema: str) -> dict:
+        """The same object (same id) under another schema, in one etcd transaction."""
+        old_key, new_key = self._okey(kind, doc["schema"], doc["key"]), self._okey(kind, new_schema, doc["key"])
+        moved = {k: v for k, v in doc.items() if k != "revision"} | {"schema": new_schema}
+        try:
+            self._commit({old_key: doc.get("revision", 0), new_key: 0},
+                         {new_key: json.dumps(moved, sort_keys=True).encode()}, [old_key])
+        except _Retry:
+            raise errors.schema_conflict() from None
+        return moved
+
     def drop_object(self, kind: str, doc: dict) -> None:
         key = self._okey(kind, doc["schema"], doc["key"])
         try:

@@ -519,7 +519,13 @@ class Binder(ArrayBinder):
         return e
 
     def x_TypeCast(self, n, scope, allow_agg):
-        oid, typmod = type_from_typename(n.typeName, self.stmt)
+        try:
+            oid, typmod = type_from_typename(n.typeName, self.stmt)
+        except errors.UndefinedObject:
+            cast = objects.domain_cast(self, n, scope, allow_agg)
+            if cast is None:
+                raise
+            return cast
         if isinstance(n.arg, ast.A_ArrayExpr) and not n.arg.elements and is_array(oid):
             return Const([], oid, location=self.pos(n))
         arg = self.expr(n.arg, scope, allow_agg)
@@ -1708,6 +1714,10 @@ class Binder(ArrayBinder):
                     if isinstance(rt.val, ast.SetToDefault):
                         e = self.default_expr(t, p)
                     else:
+                        target_error = constraints.update_target_error(c)
+                        if target_error is not None:
+                            target_error.position = self.pos(rt)
+                            raise target_error
                         e = self.assign(self.expr(rt.val, cscope, False), c)
                     conflict_sets.append((p, e))
                 if occ.whereClause is not None:

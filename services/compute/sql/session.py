@@ -575,13 +575,16 @@ class SqlSession:
                     raise errors.UndefinedColumn(f'column "{name}" of relation "{t.name}" does not exist')
                 if name in names[:i]:
                     raise PgError(f'column "{name}" specified more than once', sqlstate="42701")
+                if t.column(name).generated:
+                    raise PgError(f'column "{name}" is a generated column', sqlstate="42P10",
+                                  detail="Generated columns cannot be used in COPY.")
         if n.is_from:
             if n.query is not None or t is None:
                 raise errors.FeatureNotSupported("COPY FROM a query is not supported")
             if n.whereClause is not None:
                 raise errors.FeatureNotSupported("COPY FROM ... WHERE is not supported")
             positions = [t.column_index(t.column(name).id) for name in names] or \
-                [i for i, c in enumerate(t.columns) if not c.hidden]
+                [i for i, c in enumerate(t.columns) if not c.hidden and not c.generated]
             defaults = [b.default_expr(t, i) for i in range(len(t.columns))]
             cols = [ColumnDesc(t.columns[p].name, t.columns[p].type_oid, t.columns[p].typmod,
                                T.lookup(t.columns[p].type_oid).typlen) for p in positions]
@@ -599,7 +602,7 @@ class SqlSession:
                 raise errors.FeatureNotSupported("COPY (data-modifying statement) TO is not supported")
         else:
             import pglast
-            names = names or [c.name for c in t.visible_columns]
+            names = names or [c.name for c in t.visible_columns if not c.generated]
             q = b.bind_select(pglast.parse_sql(
                 "SELECT " + ", ".join('"' + x.replace('"', '""') + '"' for x in names) +
                 f' FROM "{t.schema}"."{t.name}"')[0].stmt)

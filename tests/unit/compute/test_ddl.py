@@ -105,6 +105,18 @@ def test_identity_columns_and_sequence_functions(s):
     assert rows(s, "insert into j (v) values (1) returning id") == [(1,)]
     assert rows(s, "insert into j values (100, 2) returning id") == [(100,)]
     assert rows(s, "insert into j overriding user value values (100, 3) returning id") == [(2,)]
+    s.execute_sql("create schema moved")
+    s.execute_sql("alter table j set schema moved")      # its sequence moves with it, values continue
+    assert rows(s, "insert into moved.j (v) values (4) returning id") == [(3,)]
+    assert rows(s, "select currval('moved.j_id_seq')") == [(3,)]
+    assert err(s, "select nextval('public.j_id_seq')").sqlstate == "42P01"
+    s.execute_sql("create table k (id bigint generated always as identity (sequence name k_ids cache 1), v int)")
+    assert rows(s, "insert into k (v) values (1) returning id") == [(1,)]
+    assert rows(s, "select currval('k_ids')") == [(1,)]
+    assert err(s, "alter table k alter column v set default 1").message == \
+        "ALTER TABLE ALTER COLUMN SET DEFAULT is not supported"
+    s.execute_sql("drop table moved.j")
+    s.execute_sql("drop schema moved")
 
 
 def test_cache_rules(s):
@@ -175,6 +187,11 @@ def test_domains(s):
     e = err(s, "insert into d (k) values (3)")
     assert (e.sqlstate, e.message) == ("23502", "domain posint does not allow null values")
     assert err(s, "update d set c = 'low'").message.endswith('"code_upper"')
+    assert err(s, "select cast('x' as code)").sqlstate == "23514"
+    assert rows(s, "select 5::posint + 1, 'AB'::code") == [(6, "AB")]
+    e = err(s, "select (-1)::posint")
+    assert (e.sqlstate, e.message) == ("23514", 'value for domain posint violates check constraint "posint_check"')
+    assert err(s, "select null::posint").sqlstate == "23502"
     assert err(s, "drop domain posint").sqlstate == "2BP01"
     s.execute_sql("drop table d")
     s.execute_sql("drop domain posint")
@@ -292,3 +309,18 @@ def test_parse_qualified():
     assert objects.parse_qualified("Public.S") == ["public", "s"]
     with pytest.raises(PgError):
         objects.parse_qualified("a..b")
+
+
+def test_copy_and_on_conflict_with_generated_columns(s):
+    """COPY leaves generated columns out (and refuses them by name); ON CONFLICT cannot set them."""
+    s.execute_sql("create table gc (a int primary key, b int generated always as (a * 2) stored)")
+    p = s.prepare(s.parse("copy gc from stdin")[0])
+    assert s.copy_in(p, [b"1\n2\n"]).tag == "COPY 2"
+    assert rows(s, "select * from gc order by a") == [(1, 2), (2, 4)]
+    out, r = s.copy_out(s.prepare(s.parse("copy gc to stdout")[0]))
+    assert (b"".join(out), r.tag) == (b"1\n2\n", "COPY 2")
+    e = err(s, "copy gc (a, b) from stdin")
+    assert (e.sqlstate, e.message, e.detail) == ("42P10", 'column "b" is a generated column',
+                                                 "Generated columns cannot be used in COPY.")
+    assert err(s, "insert into gc values (1) on conflict (a) do update set b = 5").sqlstate == "428C9"
+    assert rows(s, "insert into gc values (1) on conflict (a) do update set a = 7 returning *") == [(7, 14)]
