@@ -30,6 +30,7 @@ from .. import txnmetrics as txn_metrics
 from ..kv import schema_key
 from .parse import DDL_KINDS, Statement, parse
 from .plan import Planner, explain
+from .privileges import check_tables, has_privilege, required, validate_setting
 
 IN_FAILED = "current transaction is aborted, commands ignored until end of transaction block"
 FOR_UPDATE_READ_ONLY_MESSAGE = "SELECT FOR UPDATE in a read-only transaction is a no-op"
@@ -38,6 +39,7 @@ DDL_DML_MESSAGE = "ddl and dml are not supported in the same transaction"
 MULTI_DDL_MESSAGE = "unsupported mix of ddl statements in the same transaction"
 
 DEFAULT_SETTINGS = {
+    "role": "none",
     "server_version": "16.9", "server_version_num": "160009", "server_encoding": "UTF8",
     "client_encoding": "UTF8", "datestyle": "ISO, MDY", "timezone": "UTC", "intervalstyle": "postgres",
     "integer_datetimes": "on", "standard_conforming_strings": "on", "transaction_isolation": "repeatable read",
@@ -94,6 +96,8 @@ class Prepared:
         self.requested_oids: tuple = ()
         self.param_locations: dict = {}
         self.plan_text: list[str] = []
+        self.objects: dict = {}          # (kind, schema, key) -> revision: sequences, functions used
+        self.privileges: tuple = ()          # (schema, table, privilege) checked at every execution
 
 
 def _abort_reason(e) -> str:
@@ -164,7 +168,7 @@ class SqlSession:
     def _prepare_cached(self, stmt: Statement, param_oids=()) -> Prepared:
         oids = tuple(param_oids or ())
         key = (stmt.text, stmt.query if stmt.kind != "TransactionStmt" else "", oids, stmt.is_async,
-               self.settings.get("search_path"))
+               self.settings.get("search_path"), self.settings.get("role"))
         p = self._cache.get(key)
         if p is not None and self._fresh(p):
             return p
@@ -229,6 +233,10 @@ class SqlSession:
             self._reset_block()
             return []
         return self._commit_block()
+
+    def has_privilege(self, fn: str, *args) -> bool:
+        """has_*_privilege(...) and pg_has_role(...) for the system catalog functions."""
+        return has_privilege(self, fn, *args)
 
     def cancel(self) -> None:
         """Cancel the running statement (from another thread): it fails with 57014."""
@@ -433,6 +441,10 @@ class SqlSession:
             t = self.catalog.get_table(schema, name)
             if t is None or t.revision != rev:
                 return False
+        for (kind, schema, key), rev in p.objects.items():
+            d = self.catalog.get_object(kind, schema, key)
+            if d is None or d["revision"] != rev:
+                return False
         return True
 
     def _replan(self, p: Prepared) -> Prepared:
@@ -487,9 +499,12 @@ class SqlSession:
             inner = Statement(stmt.node.query, stmt.text, type(stmt.node.query).__name__, stmt.offset,
                               query=stmt.query)
             p = self._prepare(inner, param_oids)
-            return Prepared(stmt, p.param_oids, [ColumnDesc("QUERY PLAN", T.TEXT, -1, -1)], "util",
-                            lambda params: Result([ColumnDesc("QUERY PLAN", T.TEXT, -1, -1)],
-                                                  [(line,) for line in p.plan_text], "EXPLAIN"))
+
+            def explain_runner(params):
+                check_tables(self, p.privileges)        # as PostgreSQL: EXPLAIN needs the privileges too
+                return Result([ColumnDesc("QUERY PLAN", T.TEXT, -1, -1)], [(line,) for line in p.plan_text],
+                              "EXPLAIN")
+            return Prepared(stmt, p.param_oids, [ColumnDesc("QUERY PLAN", T.TEXT, -1, -1)], "util", explain_runner)
         b = Binder(self.catalog, stmt, param_oids, session=self)
         env = Env()
         env.session = self
@@ -504,6 +519,8 @@ class SqlSession:
             b.resolve_unknown_params()
             p = Prepared(stmt, b.param_types, columns, "select", runner, b.tables_used, env,
                          is_write=bound.for_update)
+            p.objects = b.objects_used
+            p.privileges = required(stmt, b, bound.for_update)
             p.plan_text = explain(plan)
             p.param_locations = b.param_locations
             return p
@@ -535,6 +552,8 @@ class SqlSession:
             raise errors.FeatureNotSupported(f"{kind} is not supported")
         b.resolve_unknown_params()
         p = Prepared(stmt, b.param_types, columns, "dml", runner, b.tables_used, env, is_write=True)
+        p.objects = b.objects_used
+        p.privileges = required(stmt, b)
         p.plan_text = explain(plan)
         p.param_locations = b.param_locations
         return p
@@ -548,7 +567,7 @@ class SqlSession:
             raise errors.FeatureNotSupported("COPY to or from a file is not supported",
                                              hint="Use COPY ... FROM STDIN / TO STDOUT (psql's \\copy).")
         b = Binder(self.catalog, stmt, list(param_oids), session=self)
-        t = b.lookup_table(n.relation) if n.relation is not None else None
+        t = b.lookup_table(n.relation, "INSERT" if n.is_from else "SELECT") if n.relation is not None else None
         names = [a.sval for a in n.attlist or ()]
         if t is not None:
             for i, name in enumerate(names):
@@ -556,13 +575,16 @@ class SqlSession:
                     raise errors.UndefinedColumn(f'column "{name}" of relation "{t.name}" does not exist')
                 if name in names[:i]:
                     raise PgError(f'column "{name}" specified more than once', sqlstate="42701")
+                if t.column(name).generated:
+                    raise PgError(f'column "{name}" is a generated column', sqlstate="42P10",
+                                  detail="Generated columns cannot be used in COPY.")
         if n.is_from:
             if n.query is not None or t is None:
                 raise errors.FeatureNotSupported("COPY FROM a query is not supported")
             if n.whereClause is not None:
                 raise errors.FeatureNotSupported("COPY FROM ... WHERE is not supported")
             positions = [t.column_index(t.column(name).id) for name in names] or \
-                [i for i, c in enumerate(t.columns) if not c.hidden]
+                [i for i, c in enumerate(t.columns) if not c.hidden and not c.generated]
             defaults = [b.default_expr(t, i) for i in range(len(t.columns))]
             cols = [ColumnDesc(t.columns[p].name, t.columns[p].type_oid, t.columns[p].typmod,
                                T.lookup(t.columns[p].type_oid).typlen) for p in positions]
@@ -572,6 +594,7 @@ class SqlSession:
             env.session = self
             p = Prepared(stmt, [], None, "copy_in", None, b.tables_used, env, is_write=True)
             p.copy_options, p.copy_columns, p.copy_insert = opts, cols, node
+            p.privileges = required(stmt, b)
             return p
         if n.query is not None:
             q = b.bind_select(n.query) if isinstance(n.query, ast_SelectStmt()) else None
@@ -579,7 +602,7 @@ class SqlSession:
                 raise errors.FeatureNotSupported("COPY (data-modifying statement) TO is not supported")
         else:
             import pglast
-            names = names or [c.name for c in t.visible_columns]
+            names = names or [c.name for c in t.visible_columns if not c.generated]
             q = b.bind_select(pglast.parse_sql(
                 "SELECT " + ", ".join('"' + x.replace('"', '""') + '"' for x in names) +
                 f' FROM "{t.schema}"."{t.name}"')[0].stmt)
@@ -590,6 +613,7 @@ class SqlSession:
         env.session = self
         p = Prepared(stmt, [], None, "copy_out", plan, b.tables_used, env)
         p.copy_options, p.copy_columns = opts, cols
+        p.privileges = required(stmt, b)
         return p
 
     def copy_in(self, prepared: Prepared, chunks) -> Result:
@@ -606,6 +630,7 @@ class SqlSession:
         if self._status == "E":
             raise errors.InFailedTransaction(IN_FAILED)
         with self._failing():
+            check_tables(self, prepared.privileges)
             if self._effective_read_only():
                 raise PgError("cannot execute COPY FROM in a read-only transaction", sqlstate="25006")
             if self._in_block:
@@ -632,6 +657,7 @@ class SqlSession:
         if self._status == "E":
             raise errors.InFailedTransaction(IN_FAILED)
         with self._failing():
+            check_tables(self, prepared.privileges)
             self._begin_txn()
             env = prepared.env
             env.now = self._now()
@@ -699,6 +725,8 @@ class SqlSession:
                         if self._in_block:
                             self._read_only = value == "on"
                         return Result(None, [], "SET")
+                if name in ("role", "session_authorization"):
+                    value = validate_setting(self, name, value)
                 if name == "timezone" and value.upper() not in ("UTC", "GMT", "ETC/UTC", "Z", "0", "+00"):
                     raise errors.FeatureNotSupported("the time zone is UTC and cannot be changed")
                 self.settings[name] = value
@@ -742,6 +770,7 @@ class SqlSession:
         return Result(p.columns, [tuple(r) for r in rows] if rows else [], tag, notices)
 
     def _run_dml(self, p: Prepared, params) -> Result:
+        check_tables(self, p.privileges)
         if p.is_write:
             if self._effective_read_only():
                 if p.kind == "dml":

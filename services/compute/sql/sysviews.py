@@ -7,9 +7,10 @@ VirtualScan node. More views (pg_class, pg_attribute, pg_index, sys.jobs...) plu
 
 from __future__ import annotations
 
+from . import sysroles
 from . import types as T
 
-SYSTEM_SCHEMAS = ("pg_catalog", "information_schema")
+SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "sys")
 _SYS_NAMESPACE_OIDS = {"pg_catalog": 11, "information_schema": 13000}
 
 
@@ -114,6 +115,9 @@ VIEWS = {
                                          ("numeric_precision", _I), ("numeric_scale", _I), ("udt_name", _N)],
                                         _is_columns),
 }
+
+
+VIEWS.update(sysroles.VIEWS)
 
 
 def lookup(schema: str | None, name: str):
