@@ -1249,6 +1249,8 @@ class Binder(ArrayBinder):
         if not isinstance(fc, ast.FuncCall):
             raise errors.FeatureNotSupported("this function in FROM is not supported", position=self.pos(item))
         name = _str_nodes(fc.funcname)[-1].lower()
+        if name == "unnest" and len(fc.args or ()) > 1:
+            return self._unnest_many(item, fc, scope)
         e = self.expr(fc, Scope(), False)
         if name == "unnest" and getattr(e, "srf", False):
             arg, t = e.args[0], e.type
@@ -1264,14 +1266,33 @@ class Binder(ArrayBinder):
         entry = RangeEntry(alias=alias, table=None, names=names[:1], types=[(t, -1)], hidden=[False],
                            offset=scope.width)
         scope.entries.append(entry)
-        compiled = arg.compile(_NoEnvT) if not isinstance(arg, Const) else None
-        value = arg.value if isinstance(arg, Const) else None
-        if compiled is not None and any(isinstance(x, (ColRef, Param)) or getattr(x, "correlated", False)
-                                        for x in arg.walk()):
-            raise errors.FeatureNotSupported(f"{name}() arguments must be constants here", position=self.pos(item))
+        value = self._constant_arg(arg, name, item)
+        return FromVirtual(entry, lambda catalog, session: fn(value()))
 
-        def rows(catalog, session, compiled=compiled, value=value):
-            return fn(compiled(None) if compiled is not None else value)
+    def _constant_arg(self, arg, name: str, item):
+        """The value of a function-in-FROM argument, computed when the rows are read."""
+        if isinstance(arg, Const):
+            return lambda: arg.value
+        if any(isinstance(x, (ColRef, Param)) or getattr(x, "correlated", False) for x in arg.walk()):
+            raise errors.FeatureNotSupported(f"{name}() arguments must be constants here", position=self.pos(item))
+        compiled = arg.compile(_NoEnvT)
+        return lambda: compiled(None)
+
+    def _unnest_many(self, item, fc, scope: Scope):
+        """unnest(a, b, ...) in FROM (Django's bulk INSERT ... SELECT * FROM UNNEST): the arrays side by side,
+        the shorter ones padded with NULLs."""
+        parts = [self.expr(ast.FuncCall(funcname=fc.funcname, args=(a,), location=fc.location), Scope(), False)
+                 for a in fc.args]
+        values = [self._constant_arg(p.args[0], "unnest", item) for p in parts]
+        alias = item.alias.aliasname if item.alias is not None else "unnest"
+        names = [c.sval for c in item.alias.colnames] if item.alias is not None and item.alias.colnames else []
+        names += ["unnest"] * (len(parts) - len(names))
+        entry = RangeEntry(alias=alias, table=None, names=names[:len(parts)], types=[(p.type, -1) for p in parts],
+                           hidden=[False] * len(parts), offset=scope.width)
+        scope.entries.append(entry)
+
+        def rows(catalog, session):
+            return [list(r) for r in itertools.zip_longest(*[v() or [] for v in values])]
         return FromVirtual(entry, rows)
 
     @staticmethod
