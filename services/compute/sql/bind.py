@@ -15,7 +15,7 @@ from services.common import errors
 from services.common.errors import PgError
 
 from . import functions as F
-from . import sysviews
+from . import syscat
 from . import types as T
 from .arrays import ARRAY_FUNCS, ArrayBinder, is_array
 from .expr import (AggCall, BoolOp, BoolTest, Case, Coalesce, ColRef, Const, Expr, Func, InList,
@@ -819,6 +819,8 @@ class Binder(ArrayBinder):
             f = Func("unnest", lambda v: v, [a], T.ELEMENT_OF[a.type], location=loc)
             f.srf = True
             return f
+        if name == "generate_series" and len(args) in (2, 3):
+            return self._generate_series(args, loc)
         if name == "pg_typeof" and len(args) == 1:
             return Const(args[0].type, T.REGTYPE, location=loc)
         if name in ("concat_ws", "format") and args:
@@ -884,6 +886,28 @@ class Binder(ArrayBinder):
         fn, rt, targets, strict, volatile = F.resolve_function(name, [a.type for a in args], loc)
         args = [self.coerce(a, tt) for a, tt in zip(args, targets)]
         return self.fold(Func(name, fn, args, rt, strict=strict, volatile=volatile, location=loc))
+
+    def _generate_series(self, args, loc) -> Expr:
+        """generate_series(start, stop [, step]) over integers, numeric or timestamps: a set-returning Func."""
+        types = [a.type for a in args]
+        if all(t in (T.INT2, T.INT4, T.INT8, T.UNKNOWN) for t in types):
+            t = T.INT8 if T.INT8 in types else T.INT4
+            args = [self.coerce(a, t) for a in args]
+        elif all(t in F.NUM_RANK or t == T.UNKNOWN for t in types) and T.NUMERIC in types:
+            t = T.NUMERIC
+            args = [self.coerce(a, t) for a in args]
+        elif len(args) == 3 and types[0] in (T.TIMESTAMP, T.TIMESTAMPTZ, T.UNKNOWN):
+            t = T.TIMESTAMPTZ if T.TIMESTAMPTZ in types[:2] or types[0] == T.UNKNOWN else T.TIMESTAMP
+            args = [self.coerce(args[0], t), self.coerce(args[1], t), self.coerce(args[2], T.INTERVAL)]
+        else:
+            raise errors.UndefinedFunction(
+                f"function generate_series({', '.join(F.type_name(x) for x in types)}) does not exist",
+                position=loc, hint="No function matches the given name and argument types. You might need to "
+                                   "add explicit type casts.")
+        from .functions_ext import series
+        f = Func("generate_series", series(t), args, t, location=loc)
+        f.srf = True
+        return f
 
     def window_call(self, n, name, scope, allow_agg, loc) -> WindowCall:
         if not allow_agg:
@@ -1097,8 +1121,8 @@ class Binder(ArrayBinder):
             return self._subquery_entry(q, alias, names, scope)
         if isinstance(item, ast.RangeFunction):
             return self._range_function(item, scope)
-        if isinstance(item, ast.RangeVar) and (item.schemaname is None or item.schemaname in sysviews.SYSTEM_SCHEMAS):
-            view = sysviews.lookup(item.schemaname, item.relname)
+        if isinstance(item, ast.RangeVar) and (item.schemaname is None or item.schemaname in syscat.system_schemas()):
+            view = syscat.lookup(item.schemaname, item.relname)
             if view is not None:
                 cols, fn = view
                 alias = item.alias.aliasname if item.alias is not None else item.relname
@@ -1236,14 +1260,17 @@ class Binder(ArrayBinder):
         entry = RangeEntry(alias=alias, table=None, names=names[:1], types=[(t, -1)], hidden=[False],
                            offset=scope.width)
         scope.entries.append(entry)
-        compiled = arg.compile(_NoEnvT) if not isinstance(arg, Const) else None
-        value = arg.value if isinstance(arg, Const) else None
-        if compiled is not None and any(isinstance(x, (ColRef, Param)) or getattr(x, "correlated", False)
-                                        for x in arg.walk()):
-            raise errors.FeatureNotSupported(f"{name}() arguments must be constants here", position=self.pos(item))
-
-        def rows(catalog, session, compiled=compiled, value=value):
-            return fn(compiled(None) if compiled is not None else value)
+        if any(isinstance(x, ColRef) for x in arg.walk()):
+            raise errors.FeatureNotSupported(f"{name}() arguments must not refer to other FROM items",
+                                             position=self.pos(item))
+        if isinstance(arg, Const):
+            def rows(catalog, session, value=arg.value):
+                return fn(value)
+        else:
+            # parameters and outer references (a correlated subquery) are read at run time
+            def rows(catalog, session, env):
+                return fn(arg.compile(env)(None))
+            rows.wants_env = True
         return FromVirtual(entry, rows)
 
     @staticmethod

@@ -1084,3 +1084,31 @@ def interval_trunc_func(field):
         raise PgError(f'unit "{field}" not recognized for type interval', sqlstate="22023")
     rule = rules[f]
     return lambda iv: Interval(*rule(iv.months, iv.days, iv.microseconds))
+
+
+# ------------------------------------------------------------------ generate_series
+
+def series(t: int):
+    """generate_series(start, stop [, step]) as a function returning the list of values."""
+    def gen(start, stop, step=None):
+        if start is None or stop is None:
+            return []
+        if step is None:
+            step = 1
+        if step == 0 or (isinstance(step, Interval) and step.sort_key() == 0):
+            raise PgError("step size cannot equal zero", sqlstate="22023")
+        out = []
+        if isinstance(step, Interval):
+            from .functions import ts_plus_interval as add_interval
+            forward = step.sort_key() > 0
+            v = start
+            while (v <= stop) if forward else (v >= stop):
+                out.append(v)
+                v = add_interval(v, step)
+            return out
+        v = start
+        while (v <= stop) if step > 0 else (v >= stop):
+            out.append(v)
+            v += step
+        return out
+    return gen

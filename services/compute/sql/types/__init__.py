@@ -9,7 +9,7 @@ from __future__ import annotations
 from services.common.errors import PgError
 
 from . import (bigint, boolean, bpchar, bytea, char, date, double, integer, interval, name, numeric, oid,
-               real, regtype, smallint, text, time, timestamp, timestamptz, unknown, uuid, varchar)
+               real, regoid, regtype, smallint, text, time, timestamp, timestamptz, unknown, uuid, varchar)
 from .base import PgType
 from .interval import Interval
 
@@ -18,6 +18,8 @@ _MODULES = (smallint, integer, bigint, boolean, bpchar, varchar, text, bytea, re
 
 REGISTRY: dict[int, PgType] = {m.TYPE.oid: m.TYPE for m in _MODULES}
 BY_NAME: dict[str, PgType] = {m.TYPE.name: m.TYPE for m in _MODULES}
+for _t in regoid.TYPES:           # regclass, regproc, regnamespace, regrole, regprocedure
+    REGISTRY[_t.oid] = BY_NAME[_t.name] = _t
 
 # one-dimensional arrays of the element types above (query-time values only)
 from .array import ArrayType  # noqa: E402
@@ -37,6 +39,8 @@ BPCHAR, VARCHAR, TEXT, BYTEA, UNKNOWN = 1042, 1043, 25, 17, 705
 FLOAT4, FLOAT8, NUMERIC = 700, 701, 1700
 DATE, TIME, TIMESTAMP, TIMESTAMPTZ, INTERVAL, UUID = 1082, 1083, 1114, 1184, 1186, 2950
 NAME, OID, CHAR, REGTYPE = 19, 26, 18, 2206
+REGCLASS, REGPROC, REGNAMESPACE, REGROLE, REGPROCEDURE = 2205, 24, 4089, 4096, 2202
+REG_TYPES = (REGCLASS, REGPROC, REGNAMESPACE, REGROLE, REGPROCEDURE, REGTYPE)
 
 # SQL spellings (as pglast reports them, after pg_catalog.) -> typname
 ALIASES = {
@@ -48,6 +52,8 @@ ALIASES = {
     "float": "float8", "numeric": "numeric", "decimal": "numeric", "date": "date",
     "time": "time", "timestamp": "timestamp", "timestamptz": "timestamptz", "interval": "interval",
     "uuid": "uuid", "unknown": "unknown", "name": "name", "oid": "oid", "regtype": "regtype",
+    "regclass": "regclass", "regproc": "regproc", "regnamespace": "regnamespace", "regrole": "regrole",
+    "regprocedure": "regprocedure", '"char"': "char",
 }
 
 
