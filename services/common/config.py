@@ -68,6 +68,9 @@ class ClusterConfig:
     # "raft": one journal replica per AZ replicated with Raft (services/journal/replicated.py);
     # "static": the first AZ's journal leads alone, unreplicated (the walking skeleton's mode).
     journal_replication: str = "raft"
+    # Raft log compaction: each journal replica snapshots and truncates its Raft log every
+    # this many applied entries (services/journal/replicated.py).
+    raft_snapshot_entries: int = 10_000
 
     def __post_init__(self) -> None:
         if self.journal_replication not in ("static", "raft"):

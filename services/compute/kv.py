@@ -12,14 +12,17 @@
 Reads run at start_ts against this AZ's storage; when it is unavailable the
 next AZ's storage is tried (every AZ holds a full replica and serves a read at
 start_ts only once it has applied every commit at or below it, so any replica
-gives the same answer). Writes are buffered here and sent at commit as one
+gives the same answer). A replica that failed is tried last for the next
+STORAGE_AVOID_S, so a dead or lagging own-AZ storage costs one failed call, not
+one per read. Writes are buffered here and sent at commit as one
 write set to the journal leader, which answers NOT_LEADER + address when asked
 elsewhere. With the static journal, commits use wait_for_ready, so a journal
 that is restarting is waited for (up to COMMIT_TIMEOUT_S) instead of failing.
 With Raft (journal_replication = "raft") any journal may lead: an unreachable
 journal or an unknown leader (election) makes the commit try the next journal
 until COMMIT_TIMEOUT_S. A commit whose outcome is unknown (the call failed
-after it may have been sent) raises 08007.
+after it may have been sent) raises 08007, and the next commit starts at the next
+journal: the one that failed is likely dead, partitioned or deposed.
 
 One KV per process; a Transaction belongs to one thread at a time.
 """
@@ -46,6 +49,7 @@ READ_RETRY_S = 5.0              # how long to keep trying replicas when all are 
 COMMIT_TIMEOUT_S = 15.0
 COMMIT_RETRY_PAUSE_S = 0.05     # between journals while no leader is known (Raft mode)
 REDIRECTS_MAX = 5
+STORAGE_AVOID_S = 2.0           # a storage replica that failed is tried last for this long
 SCAN_PAGE_ROWS = 1000
 GRPC_MESSAGE_BYTES_MAX = 64 * 1024 * 1024
 GRPC_OPTIONS = [
@@ -98,6 +102,7 @@ class KV:
                                  for a in sorted(config.azs) if "journal" in config.azs[a]]
         self._leader = self._journal_targets[0]   # static leader: the first AZ's journal; under
                                                   # Raft a first guess, corrected by redirects
+        self._storage_failed: dict[str, float] = {}   # target -> monotonic time of its last failure
         self._closed = False
 
     # -- public -----------------------------------------------------------------------------------
@@ -144,22 +149,34 @@ class KV:
 
     def _read(self, method: str, request):
         """Call Get or Scan on this AZ's storage, failing over to the other replicas."""
-        targets = self._storage_targets
         deadline = time.monotonic() + READ_RETRY_S
         errors = []
         while True:
-            for target in targets:      # own AZ first, always: it is the cheapest hop
+            targets = self._storage_order()
+            for target in targets:
                 try:
-                    return getattr(self._storage(target), method)(request, timeout=READ_TIMEOUT_S)
+                    resp = getattr(self._storage(target), method)(request, timeout=READ_TIMEOUT_S)
                 except grpc.RpcError as e:
                     if e.code() == grpc.StatusCode.FAILED_PRECONDITION:
                         raise PgError(e.details() or "snapshot too old", sqlstate="72000") from None
                     if e.code() not in _RETRYABLE_READ:
                         raise PgError(f"storage error: {e.details()}", sqlstate="XX000") from None
                     errors.append(f"{target}: {e.code().name} {e.details()}")
+                    self._storage_failed[target] = time.monotonic()
+                    continue
+                self._storage_failed.pop(target, None)
+                return resp
             if time.monotonic() >= deadline:
                 raise storage_unavailable("; ".join(errors[-len(targets):]))
             time.sleep(0.05)
+
+    def _storage_order(self) -> list[str]:
+        """Own AZ first (the cheapest hop), but replicas that failed lately go last."""
+        failed = self._storage_failed
+        if not failed:
+            return self._storage_targets
+        now = time.monotonic()
+        return sorted(self._storage_targets, key=lambda t: now - failed.get(t, -1e9) < STORAGE_AVOID_S)
 
     def _commit(self, request: jpb.CommitRequest) -> jpb.CommitResponse:
         if self.config.journal_replication != "raft":
@@ -186,6 +203,8 @@ class KV:
                 if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
                     raise PgError("the journal is overloaded, retry", sqlstate="53000") from None
                 if not _never_sent(e):
+                    # Next time start at another journal: this one may be dead, cut off or deposed.
+                    self._leader = targets[(targets.index(target) + 1) % len(targets) if target in targets else 0]
                     raise commit_unknown(f"journal {target}: {code.name} {e.details()}") from None
                 errors.append(f"{target}: {code.name}")
                 pos = (targets.index(target) + 1) % len(targets) if target in targets else pos

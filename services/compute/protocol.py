@@ -120,6 +120,7 @@ class _CopyIn:
     chunks: list
     simple: bool                       # started by a simple Query (then `rest` follows it)
     rest: list = dataclasses.field(default_factory=list)
+    implicit: bool = False             # the simple Query runs as one implicit transaction
     portal: Any = None
 
 
@@ -334,6 +335,7 @@ class Protocol:
         try:
             handler(msg)
         except Exception as e:  # noqa: BLE001
+            self._abort_implicit()
             self._error(e)
             self.skip_until_sync = True
             if self.closed:
@@ -364,19 +366,22 @@ class Protocol:
             return
         if not stmts:
             self._send(pgwire.empty_query_response())
-        self._run_simple(list(stmts))
+        self._run_simple(list(stmts), implicit=len(stmts) > 1)
 
-    def _run_simple(self, stmts: list) -> None:
-        """Run the statements of a simple Query; stops early to wait for COPY data."""
+    def _run_simple(self, stmts: list, implicit: bool) -> None:
+        """Run the statements of a simple Query; stops early to wait for COPY data. Several
+        statements run in one implicit transaction (all or nothing unless they say BEGIN/COMMIT)."""
         try:
             while stmts:
                 stmt = stmts.pop(0)
+                if implicit:
+                    self.session.begin_implicit()
                 prepared = self.session.prepare(stmt, [])
                 if prepared.param_oids:
                     raise PgError("there is no parameter $1", sqlstate="42P02")
                 kind = getattr(prepared, "kind", None)
                 if kind == "copy_in":
-                    self._start_copy_in(_CopyIn(prepared, [], True, stmts))
+                    self._start_copy_in(_CopyIn(prepared, [], True, stmts, implicit))
                     return
                 if kind == "copy_out":
                     self._copy_out(prepared)
@@ -394,12 +399,21 @@ class Protocol:
                         self._send(self._data_row(row, oids, formats))
                 self._send(pgwire.command_complete(result.tag))
                 self._after_tag(result.tag)
+            self._send_notices(self.session.end_implicit())
         except Exception as e:  # noqa: BLE001
+            self._abort_implicit()
             self._error(e)
             if self.closed:
                 return
         self._send(pgwire.ready_for_query(self._txn_status()))
         self._flush()
+
+    def _abort_implicit(self) -> None:
+        """An error ends the implicit transaction: nothing of it is kept (as PostgreSQL)."""
+        try:
+            self.session.end_implicit(commit=False)
+        except Exception:  # noqa: BLE001 - the error being reported matters more
+            log.exception("rolling back the implicit transaction failed")
 
     # ------------------------------------------------------------------ COPY
 
@@ -437,6 +451,7 @@ class Protocol:
                 t = msg.type if isinstance(msg, pgwire.UnknownMessage) else _TYPE_BYTE.get(type(msg), b"?")
                 raise ProtocolViolation(f"unexpected message type 0x{t[0]:02X} during COPY from stdin")
         except Exception as e:  # noqa: BLE001
+            self._abort_implicit()
             self._error(e)
             if self.closed:
                 return
@@ -447,7 +462,7 @@ class Protocol:
                 self.skip_until_sync = True
             return
         if c.simple:
-            self._run_simple(c.rest)
+            self._run_simple(c.rest, c.implicit)
 
     def _copy_out(self, prepared) -> None:
         payloads, result = self.session.copy_out(prepared)
@@ -461,7 +476,10 @@ class Protocol:
         self._send(pgwire.command_complete(result.tag))
 
     def _notices(self, result) -> None:
-        for n in getattr(result, "notices", None) or ():
+        self._send_notices(getattr(result, "notices", None) or ())
+
+    def _send_notices(self, notices) -> None:
+        for n in notices:
             if isinstance(n, PgError):
                 self._send(pgwire.notice_response(n, n.severity if n.severity != "ERROR" else "NOTICE"))
                 continue
@@ -515,6 +533,12 @@ class Protocol:
     # ------------------------------------------------------------------ extended query
 
     def _sync(self) -> None:
+        try:
+            self._send_notices(self.session.end_implicit())     # the pipeline's implicit transaction
+        except Exception as e:  # noqa: BLE001
+            self._error(e)
+            if self.closed:
+                return
         status = self._txn_status()
         if status == "I":
             # Portals live only as long as their transaction.
@@ -602,6 +626,7 @@ class Protocol:
         if entry.prepared is None:
             self._send(pgwire.empty_query_response())
             return
+        self.session.begin_implicit()       # everything up to Sync is one transaction
         if isinstance(entry.prepared, _Deallocate):
             if not portal.started:
                 portal.started = portal.done = True

@@ -16,7 +16,8 @@ No sockets, no asyncio here: `append` is blocking (the server runs it in a
 worker thread; one call per group commit), `read` is a positional read that
 is safe to run concurrently with `append` for entries that are already durable.
 
-Not yet: segment files and truncation below a snapshot (comes with Raft).
+The Raft journal's replica log also uses `truncate` (drop a suffix re-derived from the Raft
+log) and `sync`; it keeps every entry (storage replicas may tail it from any index).
 """
 
 from __future__ import annotations
@@ -158,6 +159,19 @@ class Log:
             self._end = off + len(data)
             self._offsets.extend(offsets)
             return self.last_index
+
+    def truncate(self, last: int) -> None:
+        """Drop every entry after `last` (and fsync)."""
+        with self._lock:
+            if last >= self.last_index:
+                return
+            self._end = self._offsets[last]
+            del self._offsets[last:]
+            os.ftruncate(self._fd, self._end)
+            os.fsync(self._fd)
+
+    def sync(self) -> None:
+        os.fsync(self._fd)
 
     def close(self) -> None:
         try:

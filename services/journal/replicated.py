@@ -33,6 +33,14 @@ It sends (closed_ts, its applied Raft index) to the followers every closed_ts in
 has applied that index itself (every commit <= closed_ts is at or below it). The price of the
 bound: the first commits of a new leader commit-wait up to BOUND_WINDOW_US.
 
+Snapshots. Every `raft_snapshot_entries` applied Raft entries a replica fsyncs `replica.log`
+and compacts its Raft log with a snapshot of (journal last index, last commit_ts, closed bound):
+the journal entries themselves stay in `replica.log`, which is never cut at the head, so
+storage may still tail any index. A restart with a snapshot keeps `replica.log` up to the
+snapshot's journal index and re-derives the rest from the Raft log. A follower too far behind
+gets InstallSnapshot; it then fetches the journal entries it lacks up to the snapshot's
+journal index from a peer's `Subscribe` (the leader first), fsyncs them and continues.
+
 Peer transport: `Journal.Raft`, one client stream per peer carrying RaftEnvelopes (batches
 of messages in the compact encoding of raft/wire.py) from a bounded queue that drops when
 full (Raft retries). Fault model as in the static journal: an I/O error is fatal.
@@ -88,6 +96,11 @@ RAFT_FSYNCS = Gauge("dsql_journal_raft_fsyncs", "Raft storage fsyncs since start
 RAFT_DROPPED = Gauge("dsql_journal_raft_dropped_messages", "Peer messages dropped (queue full or "
                      "peer unreachable) since start", ["peer"])
 CLOSED_TS = Gauge("dsql_journal_closed_ts_lag_seconds", "Wall clock minus the published closed timestamp")
+
+RAFT_SNAPSHOT = Gauge("dsql_journal_raft_snapshot_index", "Raft index of the last snapshot (the log "
+                      "before it is compacted away)")
+SNAPSHOT_META = struct.Struct("<QQQ")     # journal last index, last commit_ts, closed bound
+FETCH_TIMEOUT_S = 30.0
 
 _ROLE_NUM = {Role.FOLLOWER: 0, Role.PRE_CANDIDATE: 1, Role.CANDIDATE: 2, Role.LEADER: 3}
 _BATCH_N = struct.Struct("<QI")
@@ -190,15 +203,15 @@ class RaftJournalServer:
             # silently hide them from storage (whose applied index is already past 0).
             raise SystemExit(f"{static_log} holds a static-mode journal; this cluster must keep "
                              "journal_replication = \"static\" (no migration to Raft yet)")
-        # The applied view is rebuilt from the Raft log at every start.
-        replica = data_dir / "replica.log"
-        if replica.exists():
-            replica.unlink()
-        self.log = Log(replica)
         self.raft_storage = FileStorage(data_dir / "raft")
         loaded = self.raft_storage.load()
-        if loaded.snapshot is not None:
-            raise RuntimeError("Raft snapshots are not supported by the journal yet")
+        # The applied view is re-derived from the Raft log at every start, after the snapshot.
+        replica = data_dir / "replica.log"
+        if loaded.snapshot is None and replica.exists():
+            replica.unlink()
+        self.log = Log(replica)
+        self.snapshot_entries = config.raft_snapshot_entries
+        self._compact_at = 0
         node = RaftNode(az, self.peers, loaded.hard_state, loaded.raft_log(), raft_config, random.Random())
         self.driver = RaftDriver(node, _MeteredStorage(self.raft_storage), send=self._send_message,
                                  apply=self._apply, restore=self._restore, tick_seconds=tick_s)
@@ -222,11 +235,14 @@ class RaftJournalServer:
         self._heartbeat: bytes | None = None
         self._waiter: CommitWaiter | None = None
         self._stopping = False
+        if loaded.snapshot is not None:
+            self._install(loaded.snapshot)
         RAFT_TERM.set_function(lambda: self.node.term)
         RAFT_ROLE.set_function(lambda: _ROLE_NUM[self.node.role])
         RAFT_COMMIT.set_function(lambda: self.node.commit_index)
         RAFT_APPLIED.set_function(lambda: self.applied_raft)
         RAFT_LAST.set_function(lambda: self.node.log.last_index)
+        RAFT_SNAPSHOT.set_function(lambda: self.node.log.snapshot_index)
         RAFT_FSYNCS.set_function(lambda: self.driver.fsyncs)
         CLOSED_TS.set_function(lambda: (wall_us() - self.published) / 1e6 if self.published else 0)
         static.IS_LEADER.set_function(lambda: 1 if self.serving else 0)
@@ -297,8 +313,57 @@ class RaftJournalServer:
         return pb.RaftAck()
 
     def _restore(self, snapshot) -> None:
-        log.critical("received a Raft snapshot, which the journal does not support yet; exiting")
-        os._exit(70)
+        """InstallSnapshot from the leader (on the driver's task): this replica was too far behind."""
+        log.info("journal %s installs a snapshot at Raft index %d (applied %d)", self.az, snapshot.index,
+                 self.applied_raft)
+        self._install(snapshot)
+        self._notify()
+
+    def _install(self, snapshot) -> None:
+        """Make the state machine the snapshot's: replica.log holds exactly its journal entries."""
+        journal_index, last_ts, bound = SNAPSHOT_META.unpack(snapshot.data)
+        self._cache.clear()
+        if self.log.last_index > journal_index:
+            self.log.truncate(journal_index)
+        if self.log.last_index < journal_index:
+            self._fetch_entries(journal_index)
+        self.applied_raft = snapshot.index
+        self.last_ts = max(self.last_ts, last_ts)
+        self.closed_bound = max(self.closed_bound, bound)
+
+    def _fetch_entries(self, upto: int) -> None:
+        """Copy journal entries up to `upto` from a peer's replica log (blocking: this replica
+        can do nothing useful before it has them). Tries every peer until one has them all."""
+        from services.pb.dsql.journal.v1 import journal_pb2_grpc as jgrpc
+        have = self.log.last_index
+        while True:
+            peers = sorted(self.peers, key=lambda p: p != self.node.leader_id)
+            for peer in peers:
+                try:
+                    with grpc.insecure_channel(self.targets[peer], options=static.GRPC_OPTIONS) as ch:
+                        call = jgrpc.JournalStub(ch).Subscribe(
+                            pb.SubscribeRequest(from_index=self.log.last_index + 1), timeout=FETCH_TIMEOUT_S)
+                        for batch in call:
+                            want = upto - self.log.last_index
+                            entries = [e.SerializeToString() for e in batch.entries[:want]]
+                            self.log.append(entries, sync=False)
+                            if self.log.last_index >= upto:
+                                call.cancel()
+                                break
+                except grpc.RpcError as e:
+                    log.warning("fetching journal entries from %s: %s", peer, e.code().name)
+                if self.log.last_index >= upto:
+                    self.log.sync()
+                    log.info("journal %s fetched entries %d..%d from its peers", self.az, have + 1, upto)
+                    return
+            time.sleep(0.5)
+
+    def _maybe_compact(self, index: int) -> None:
+        if index - max(self.node.log.snapshot_index, self._compact_at) < self.snapshot_entries:
+            return
+        self._compact_at = index
+        self.log.sync()               # the snapshot stands for these entries: make them durable
+        self.driver.compact(index, SNAPSHOT_META.pack(self.log.last_index, self.last_ts, self.closed_bound))
 
     def _apply(self, entry) -> None:
         """A committed Raft entry, in order (on the driver's task, after its fsync)."""
@@ -328,6 +393,7 @@ class RaftJournalServer:
                 self.follower_closed = closed
         if not self.serving:
             self._heartbeat = static.encode_batch([], self.closed_ts())
+        self._maybe_compact(entry.index)
         self._notify()
 
     def _lag(self, peer: str) -> int:

@@ -3,6 +3,8 @@
     dsql up [--detach]      start etcd and, per AZ, journal, storage, compute and relay
     dsql down               stop them
     dsql status [--json]    every process with its AZ, service, pid, ports and role
+    dsql stop --az X [--service S] [--kill]     stop one AZ's processes (or one of them)
+    dsql start --az X [--service S]             restart them with their original argv
     dsql token [--admin | --role R] [--expires-in S]    print an auth token
     dsql env                shell exports for AWS tooling and psql
 """
@@ -117,6 +119,19 @@ def cmd_down(args) -> int:
     return 0
 
 
+def cmd_stop(args) -> int:
+    stopped = cluster.stop_process(_state(args), args.az, args.service, kill=args.kill)
+    print("\n".join(f"{'killed' if args.kill else 'stopped'} {p.name} (pid {p.pid})" for p in stopped)
+          or "nothing was running")
+    return 0
+
+
+def cmd_start(args) -> int:
+    started = cluster.start_process(_state(args), args.az, args.service)
+    print("\n".join(f"started {p.name} (pid {p.pid})" for p in started) or "all were running")
+    return 0
+
+
 def _role(proc: cluster.Proc) -> str | None:
     """Ask a journal for its role; other services have none."""
     if proc.service != "journal":
@@ -195,6 +210,13 @@ def main(argv: list[str] | None = None) -> int:
     status = sub.add_parser("status", help="show every process")
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=cmd_status)
+    for name, func, what in (("stop", cmd_stop, "stop"), ("start", cmd_start, "restart")):
+        one = sub.add_parser(name, help=f"{what} the processes of one AZ, or one of its services")
+        one.add_argument("--az", required=True)
+        one.add_argument("--service", choices=cluster.START_ORDER)
+        if name == "stop":
+            one.add_argument("--kill", action="store_true", help="SIGKILL instead of a graceful stop")
+        one.set_defaults(func=func)
     token = sub.add_parser("token", help="print an auth token")
     who = token.add_mutually_exclusive_group()
     who.add_argument("--admin", action="store_const", const="admin", dest="role")

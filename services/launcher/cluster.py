@@ -4,13 +4,17 @@ Everything lives under one state directory:
 
     cluster.json        the ClusterConfig every process reads
     launcher.json       what only the launcher needs (etcd's ports)
-    processes.json      pid, AZ, service and ports of each running process
+    processes.json      pid, AZ, service, ports and argv of each process (a process
+                        stopped with stop_process keeps its entry, so start_process can
+                        restart it with the same argv)
     tls/, credentials/  generated once, kept across restarts
     etcd/, <az>/<service>/   data
     logs/<az>-<service>.log
 
 Processes start in dependency order (etcd, journals, storage, compute, relays)
-and stop in the reverse order, each by its recorded pid.
+and stop in the reverse order, each by its recorded pid. One process (or every
+process of an AZ) can be stopped - gracefully or with SIGKILL - and restarted
+alone (`dsql stop/start --az X [--service Y]`), which the fault tests use.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ class Proc:
     az: str | None
     pid: int
     ports: dict[str, int]
+    argv: list[str] = dataclasses.field(default_factory=list)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -131,8 +136,11 @@ def log_path(config: ClusterConfig, name: str) -> pathlib.Path:
     return pathlib.Path(config.state_dir) / "logs" / f"{name}.log"
 
 
-def start(config: ClusterConfig) -> list[Proc]:
-    """Start every process of the cluster and wait until each one listens."""
+def start(config: ClusterConfig, az_configs: dict[str, pathlib.Path] | None = None) -> list[Proc]:
+    """Start every process of the cluster and wait until each one listens.
+
+    az_configs: a config file per AZ for that AZ's processes instead of cluster.json (the
+    fault tests give each AZ a view whose other AZs' endpoints are fault-injecting proxies)."""
     state = pathlib.Path(config.state_dir)
     if running(state):
         raise RuntimeError(f"a cluster is already running from {state} (see `dsql status`)")
@@ -140,29 +148,30 @@ def start(config: ClusterConfig) -> list[Proc]:
     try:
         etcd_host, etcd_port = config.etcd_endpoints[0].rsplit(":", 1)
         peer = json.loads((state / "launcher.json").read_text())["etcd_peer_port"]
-        pid = _spawn(config, "etcd", [
+        argv = [
             etcd_binary(), "--name", "dsql-local", "--data-dir", str(state / "etcd"),
             "--listen-client-urls", f"http://{etcd_host}:{etcd_port}",
             "--advertise-client-urls", f"http://{etcd_host}:{etcd_port}",
             "--listen-peer-urls", f"http://{etcd_host}:{peer}",
             "--initial-advertise-peer-urls", f"http://{etcd_host}:{peer}",
             "--initial-cluster", f"dsql-local=http://{etcd_host}:{peer}",
-            "--listen-metrics-urls", "", "--log-level", "warn"])
-        procs.append(Proc("etcd", "etcd", None, pid, {"client": int(etcd_port), "peer": peer}))
+            "--listen-metrics-urls", "", "--log-level", "warn"]
+        pid = _spawn(config, "etcd", argv)
+        procs.append(Proc("etcd", "etcd", None, pid, {"client": int(etcd_port), "peer": peer}, argv))
         _write_procs(state, procs)
         _wait_ready(config, procs, etcd_host, int(etcd_port))
 
-        config_path = str(state / "cluster.json")
         for service in START_ORDER:
             for az in sorted(config.azs):
                 ep = config.endpoint(az, service)
                 name = f"{az}-{service}"
-                pid = _spawn(config, name, [sys.executable, "-m", f"services.{service}",
-                                            "--config", config_path, "--az", az])
+                config_path = str((az_configs or {}).get(az, state / "cluster.json"))
+                argv = [sys.executable, "-m", f"services.{service}", "--config", config_path, "--az", az]
+                pid = _spawn(config, name, argv)
                 ports = {"grpc": ep.grpc_port, "metrics": ep.metrics_port}
                 if service == "relay":
                     ports["client"] = config.client_port
-                procs.append(Proc(name, service, az, pid, ports))
+                procs.append(Proc(name, service, az, pid, ports, argv))
                 _write_procs(state, procs)
                 _wait_ready(config, procs, ep.host, ep.grpc_port)
         _wait_ready(config, procs, config.client_host, config.client_port)
@@ -205,6 +214,55 @@ def _ours(proc: Proc, state: pathlib.Path) -> bool:
 
 def running(state: pathlib.Path) -> list[Proc]:
     return [p for p in read_procs(state) if pid_alive(p.pid) and _ours(p, state)]
+
+
+def _select(state: pathlib.Path, az: str | None, service: str | None) -> list[Proc]:
+    procs = [p for p in read_procs(state) if p.az is not None
+             and (az is None or p.az == az) and (service is None or p.service == service)]
+    if not procs:
+        raise RuntimeError(f"no process for az={az or '*'} service={service or '*'} in {state}")
+    return procs
+
+
+def stop_process(state: pathlib.Path, az: str | None = None, service: str | None = None, *,
+                 kill: bool = False) -> list[Proc]:
+    """Stop the processes of one AZ and/or service (SIGKILL if `kill`, else SIGTERM and wait).
+    Their entries stay in processes.json for start_process."""
+    state = state.resolve()
+    procs = [p for p in _select(state, az, service) if pid_alive(p.pid) and _ours(p, state)]
+    for p in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(p.pid, signal.SIGKILL if kill else signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    for p in procs:
+        while pid_alive(p.pid) and time.monotonic() < deadline:
+            _reap(p.pid)
+            time.sleep(0.02)
+        if pid_alive(p.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p.pid, signal.SIGKILL)
+        _reap(p.pid)
+    return procs
+
+
+def start_process(state: pathlib.Path, az: str | None = None, service: str | None = None) -> list[Proc]:
+    """Restart the stopped processes of one AZ and/or service with their recorded argv, in
+    dependency order, and wait until each listens. Running ones are left alone."""
+    state = state.resolve()
+    config = ClusterConfig.load(state / "cluster.json")
+    order = {svc: i for i, svc in enumerate(START_ORDER)}
+    started = []
+    for p in sorted(_select(state, az, service), key=lambda p: order[p.service]):
+        if pid_alive(p.pid) and _ours(p, state):
+            continue
+        if not p.argv:
+            raise RuntimeError(f"{p.name} has no recorded argv (started by an older launcher)")
+        p.pid = _spawn(config, p.name, p.argv)
+        procs = read_procs(state)
+        _write_procs(state, [p if q.name == p.name else q for q in procs])
+        _wait_ready(config, [p], config.endpoint(p.az, p.service).host, p.ports["grpc"])
+        started.append(p)
+    return started
 
 
 def _reap(pid: int) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import pathlib
 
 SHARED = pathlib.Path(__file__).resolve().parents[3] / "shared" / "data" / "quickstart"
@@ -18,7 +17,7 @@ def expected_rows() -> list[tuple[str, float]]:
     return rows
 
 
-def test_getting_started(psql, tmp_path):
+def test_getting_started(psql):
     import pytest
     if not SHARED.exists():
         pytest.skip(f"quickstart data not found at {SHARED}")
@@ -29,16 +28,9 @@ def test_getting_started(psql, tmp_path):
     psql("-c", "CREATE TABLE example.department(id INT PRIMARY KEY UNIQUE, name text, email text)")
     psql("-c", f"\\include {SHARED / 'department-insert-multirow.sql'}")
 
-    # COPY is not there yet: load the same CSV with multi-row INSERTs in transactions of 500 rows.
-    with open(SHARED / "invoice.csv", newline="") as f:
-        rows = list(csv.reader(f, quotechar="'"))
-    assert len(rows) == 2999
-    script = tmp_path / "invoices.sql"
-    with script.open("w") as out:
-        for start in range(0, len(rows), 500):
-            values = ",\n".join(f"('{c}', {p}, {a})" for c, p, a in rows[start:start + 500])
-            out.write(f"INSERT INTO example.invoice(created, purchaser, amount) VALUES\n{values};\n")
-    psql("-q", "-f", str(script))
+    # As the guide: psql's \copy streams the CSV over COPY FROM STDIN (single-quoted timestamps, CRLF).
+    out = psql("-c", f"\\copy example.invoice(created, purchaser, amount) from {SHARED / 'invoice.csv'} csv")
+    assert out.stdout.strip() == "COPY 2999"
     assert psql("-tAc", "SELECT count(*) FROM example.invoice").stdout.strip() == "2999"
 
     out = psql("-tA", "-F", "|", "-c", """SELECT name, sum(amount) AS sum_amount

@@ -116,6 +116,7 @@ class SqlSession:
         self.settings["session_authorization"] = user
         self._status = "I"
         self._in_block = False
+        self._implicit = False                  # the block is implicit (begin_implicit), not BEGIN
         self._txn = None
         self._state: TxnState | None = None
         self._block_kind: str | None = None     # None / 'ddl' / 'dml'
@@ -215,6 +216,24 @@ class SqlSession:
                               position=p.param_locations.get(0))
             out.append(self.execute(p, params))
         return out
+
+    def begin_implicit(self) -> None:
+        """Run the following statements in one transaction until end_implicit(), as PostgreSQL does
+        for a simple query of several statements and for an extended-protocol pipeline up to Sync.
+        A BEGIN inside turns the block into an explicit one; COMMIT/ROLLBACK end it with a warning."""
+        if not self._in_block:
+            self._in_block = self._implicit = True
+            self._read_only = self.settings.get("default_transaction_read_only", "off") == "on"
+
+    def end_implicit(self, commit: bool = True) -> list[str]:
+        """End the implicit block, if one is open: commit it (returning notices) or roll it back."""
+        if not self._implicit:
+            return []
+        if not commit:
+            self._end_txn(False, "error")
+            self._reset_block()
+            return []
+        return self._commit_block()
 
     def cancel(self) -> None:
         """Cancel the running statement (from another thread): it fails with 57014."""
@@ -324,7 +343,7 @@ class SqlSession:
 
     def _fail(self) -> None:
         reason = _abort_reason(sys.exc_info()[1])
-        if self._in_block:
+        if self._in_block and not self._implicit:
             self._status = "E"
             if self._txn is not None:
                 if self._state is not None and self._state.wrote:
@@ -338,11 +357,11 @@ class SqlSession:
             self._pending_ddl = None
         else:
             self._end_txn(False, reason)
-            self._status = "I"
+            self._reset_block()
 
     def _reset_block(self, committed: bool = False) -> None:
         sysettings.end_block(self, committed)
-        self._in_block = False
+        self._in_block = self._implicit = False
         self._status = "I"
         self._block_kind = None
         self._pending_ddl = None
@@ -355,10 +374,10 @@ class SqlSession:
             if self._status == "E":
                 raise errors.InFailedTransaction(IN_FAILED)
             notices = []
-            if self._in_block:
+            if self._in_block and not self._implicit:
                 notices.append("there is already a transaction in progress")
             else:
-                self._in_block = True
+                self._in_block, self._implicit = True, False
                 self._status = "T"
                 self._read_only = self.settings.get("default_transaction_read_only", "off") == "on"
             for opt in stmt.node.options or ():
@@ -369,34 +388,18 @@ class SqlSession:
             return Result(None, [], "BEGIN" if kind != "TRANS_STMT_START" else "START TRANSACTION", notices)
 
         def commit(params):
-            tag = "COMMIT"
-            if not self._in_block:
-                return Result(None, [], tag, ["there is no transaction in progress"])
+            if not self._in_block or self._implicit:
+                notices = ["there is no transaction in progress"]
+                return Result(None, [], "COMMIT", notices + self.end_implicit())
             if self._status == "E":
                 self._end_txn(False)
                 self._reset_block()
                 return Result(None, [], "ROLLBACK")
-            try:
-                notices = []
-                rows = None
-                if self._pending_ddl is not None:
-                    action = self._pending_ddl
-                    self._pending_ddl = None
-                    before = self._catalog_shape()
-                    _, notices, rows = action.apply(self._begin_txn())
-                    self._end_txn(True)
-                    self._publish_ddl(before)
-                else:
-                    self._end_txn(True)
-            except PgError:
-                self._end_txn(False)
-                self._reset_block()
-                raise
-            self._reset_block(committed=True)
-            return Result(None, [], tag, notices)
+            return Result(None, [], "COMMIT", self._commit_block())
 
         def rollback(params):
-            if not self._in_block:
+            if not self._in_block or self._implicit:
+                self.end_implicit(commit=False)
                 return Result(None, [], "ROLLBACK", ["there is no transaction in progress"])
             self._end_txn(False)
             self._reset_block()
@@ -409,6 +412,26 @@ class SqlSession:
         if kind == "TRANS_STMT_ROLLBACK":
             return rollback
         raise errors.FeatureNotSupported(f"{kind} is not supported")
+
+    def _commit_block(self) -> list[str]:
+        """Commit the open block (its pending DDL, or its writes); returns the DDL's notices."""
+        try:
+            notices = []
+            if self._pending_ddl is not None:
+                action = self._pending_ddl
+                self._pending_ddl = None
+                before = self._catalog_shape()
+                _, notices, _ = action.apply(self._begin_txn())
+                self._end_txn(True)
+                self._publish_ddl(before)
+            else:
+                self._end_txn(True)
+        except PgError:
+            self._end_txn(False)
+            self._reset_block()
+            raise
+        self._reset_block(committed=True)
+        return notices
 
     # ------------------------------------------------------------ preparing
     def _fresh(self, p: Prepared) -> bool:
@@ -460,7 +483,7 @@ class SqlSession:
             target = stmt.node.target.name
 
             def discard(params):
-                if target == "DISCARD_ALL" and self._in_block:
+                if target == "DISCARD_ALL" and self._in_block and not self._implicit:
                     raise PgError("DISCARD ALL cannot run inside a transaction block", sqlstate="25001")
                 if target in ("DISCARD_ALL", "DISCARD_PLANS"):
                     self._cache.clear()

@@ -184,6 +184,9 @@ def test_read_failover_to_other_az(tmp_path):
         assert kv.begin().get([b"fo/k"]) == [b"v"]
         c.kill("az1", "storage")
         assert kv.begin().get([b"fo/k"]) == [b"v"]
+        # The dead replica is tried last from now on, not first on every read.
+        az1, az2 = (c.config.endpoint(a, "storage").grpc_target for a in ("az1", "az2"))
+        assert kv._storage_order() == [az2, az1]
         assert list(kv.begin().scan(b"fo/", b"fo0")) == [(b"fo/k", b"v")]
         assert c.storage_status("az2").applied_index >= 1
         kv.close()
@@ -405,3 +408,36 @@ def test_kill_storage_under_load_resumes_exactly(tmp_path):
         kv.close()
     finally:
         c.stop_all()
+
+
+def test_unknown_commit_outcome_moves_to_the_next_journal(tmp_path):
+    """A journal whose Commit fails after the request may have arrived gives 08007, and the
+    next commit starts at another journal instead of the one that just failed."""
+    import grpc
+
+    from services.common.errors import PgError
+    from services.journal.server import SERVICE
+    from tests.unit.compute.cluster_fixture import make_config
+
+    config = make_config(tmp_path, azs=("az1", "az2"), journal_replication="raft")
+    calls = []
+
+    def commit(request, context):
+        calls.append(request)
+        context.abort(grpc.StatusCode.UNKNOWN, "leadership changed while it replicated")
+    server = grpc.server(__import__("concurrent.futures").futures.ThreadPoolExecutor(2))
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, {
+        "Commit": grpc.unary_unary_rpc_method_handler(commit)})])
+    server.add_insecure_port(config.endpoint("az1", "journal").grpc_target)
+    server.start()
+    kv = KV(config, "az1")
+    try:
+        t = kv.begin()
+        t.put(b"k", b"v")
+        with pytest.raises(PgError) as e:
+            t.commit()
+        assert e.value.sqlstate == "08007" and len(calls) == 1
+        assert kv._leader == config.endpoint("az2", "journal").grpc_target
+    finally:
+        kv.close()
+        server.stop(0)

@@ -43,7 +43,15 @@ class FakeSession:
     def __init__(self):
         self.txn_status = "I"
         self.executed = []
+        self.implicit_calls = []
         self.settings = {"application_name": "", "datestyle": "ISO, MDY"}
+
+    def begin_implicit(self):
+        self.implicit_calls.append("begin")
+
+    def end_implicit(self, commit=True):
+        self.implicit_calls.append("commit" if commit else "rollback")
+        return []
 
     def copy_in(self, p, chunks):
         data = b"".join(chunks)

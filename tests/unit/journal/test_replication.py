@@ -240,3 +240,71 @@ def test_kill_leader_under_load(tmp_path):
             assert "Traceback" not in text and "log gap" not in text, text[-3000:]
     finally:
         c.stop_all()
+
+
+def _metric(c: Cluster, az: str, name: str) -> float:
+    import urllib.request
+    port = c.config.endpoint(az, "journal").metrics_port
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return float(next(line.split()[-1] for line in text.splitlines() if line.startswith(name + " ")))
+
+
+def _subscribe_all(c: Cluster, az: str, count: int) -> list[tuple[int, int]]:
+    with grpc.insecure_channel(c.config.endpoint(az, "journal").grpc_target) as ch:
+        call = jgrpc.JournalStub(ch).Subscribe(jpb.SubscribeRequest(from_index=1), timeout=20)
+        got = []
+        for batch in call:
+            got.extend((e.index, e.commit_ts) for e in batch.entries)
+            if len(got) >= count:
+                break
+        call.cancel()
+    return got
+
+
+def test_snapshots_compact_the_raft_log_and_catch_up_a_lagging_replica(tmp_path):
+    """With raft_snapshot_entries = 20, the replicas compact their Raft logs; a replica that was
+    down while the leader compacted past its log gets InstallSnapshot, fetches the journal
+    entries it lacks from a peer and ends with exactly the same journal; storage in its AZ then
+    reads everything from it; a replica restarted over its own snapshot keeps every entry."""
+    c = Cluster(tmp_path, azs=AZS, journal_replication="raft", raft_snapshot_entries=20)
+    try:
+        for az in AZS:
+            c.start(az, "journal")
+        leader = wait_for(lambda: leader_of(c), what="a leader")
+        lagging = next(az for az in AZS if az != leader)
+        c.kill(lagging, "journal")
+        kv = KV(c.config, leader)
+        stamps = []
+        for i in range(60):
+            t = kv.begin()
+            t.put(b"snap/%03d" % i, b"v%d" % i)
+            stamps.append(t.commit())
+        assert _metric(c, leader, "dsql_journal_raft_snapshot_index") >= 40
+        c.start(lagging, "journal")
+        final = c.journal_status(leader)
+        wait_for(lambda: (s := statuses(c, [lagging]).get(lagging)) is not None
+                 and (s.last_index, s.last_commit_ts) == (final.last_index, final.last_commit_ts),
+                 timeout=60, what="the lagging replica to catch up")
+        log_text = (c.logs / f"{lagging}-journal.log").read_text()
+        assert "installs a snapshot" in log_text and "fetched entries" in log_text, log_text[-3000:]
+        want = _subscribe_all(c, leader, final.last_index)
+        assert _subscribe_all(c, lagging, final.last_index) == want
+        assert [ts for _, ts in want][-60:] == stamps
+        # Storage in the lagging AZ tails the replica that was restored from a snapshot.
+        c.start(lagging, "storage")
+        reader = KV(c.config, lagging)
+        assert len(list(reader.begin().scan(b"snap/", b"snap0"))) == 60
+        reader.close()
+        # A restart over a snapshot of its own re-derives the rest from the Raft log.
+        c.kill(leader, "journal")
+        c.start(leader, "journal")
+        t = kv.begin()
+        t.put(b"snap/after", b"x")
+        ts = t.commit()
+        for az in AZS:
+            wait_for(lambda az=az: c.journal_status(az).last_commit_ts >= ts, timeout=30, what=f"{az} to apply")
+        after = c.journal_status(leader)
+        assert _subscribe_all(c, leader, after.last_index)[:len(want)] == want
+        kv.close()
+    finally:
+        c.stop_all()

@@ -194,7 +194,7 @@ def run_analyze(session, stmt):
 
     from ..bind import qualified
     node = stmt.node
-    if session._in_block:
+    if session._in_block and not getattr(session, "_implicit", False):
         raise PgError("ANALYZE cannot run inside a transaction block", sqlstate="25001")
     if node.options:
         raise errors.FeatureNotSupported("ANALYZE options are not supported: give the relation name only")

@@ -26,8 +26,14 @@ _NAMED2 = re.compile(r"^\s*(\d{1,2})[\s-]([A-Za-z]{3,9})\.?[\s-](\d{1,5})(.*)$")
 _COMPACT = re.compile(r"^\s*(\d{4})(\d{2})(\d{2})(\s.*|[tT].*)?$")
 
 
+# Punctuation PostgreSQL's ParseDateTime skips around fields: the guide's invoice.csv quotes its
+# timestamps in single quotes ('2019-02-11T21:40:27.892Z') and loads with `\copy ... csv`.
+_IGNORED_PUNCTUATION = "'\"!#$%&()*,;<=>?@[]^_`{|}~"
+
+
 def normalize_date_text(text: str) -> str:
     """Other date spellings PostgreSQL accepts -> ISO 'y-m-d ...'."""
+    text = text.strip().strip(_IGNORED_PUNCTUATION)
     m = _COMPACT.match(text)
     if m:
         return f"{m[1]}-{m[2]}-{m[3]}{m[4] or ''}"
