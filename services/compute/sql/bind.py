@@ -38,6 +38,7 @@ class RangeEntry:
     offset: int = 0                 # position of the first column in the combined row
     merged: set = dataclasses.field(default_factory=set)   # JOIN USING columns shown by the other side
     coalesced: dict = dataclasses.field(default_factory=dict)   # FULL JOIN USING: name -> (other entry, index)
+    schema: str | None = None       # a system view's schema (pg_catalog.pg_class.relname)
 
 
 class Scope:
@@ -566,7 +567,7 @@ class Binder(ArrayBinder):
         qual = names[-2]
         schema = names[-3] if len(names) >= 3 else None
         cands = [e for e in scope.entries if e.alias == qual and
-                 (schema is None or (e.table is not None and e.table.schema == schema))]
+                 (schema is None or (e.table.schema if e.table is not None else e.schema) == schema)]
         if not cands:
             return None
         e = cands[0]
@@ -819,6 +820,16 @@ class Binder(ArrayBinder):
             f = Func("unnest", lambda v: v, [a], T.ELEMENT_OF[a.type], location=loc)
             f.srf = True
             return f
+        if name == "generate_subscripts" and len(args) in (2, 3) and is_array(args[0].type):
+            dim = self.coerce(args[1], T.INT4)
+
+            def subscripts(arr, d, rev=False):
+                n = len(arr) if d == 1 and arr is not None else 0
+                return list(range(n, 0, -1)) if rev else list(range(1, n + 1))
+            rest = [self.coerce(args[2], T.BOOL)] if len(args) == 3 else []
+            f = Func(name, subscripts, [args[0], dim, *rest], T.INT4, location=loc)
+            f.srf = True
+            return f
         if name == "generate_series" and len(args) in (2, 3):
             return self._generate_series(args, loc)
         if name == "pg_typeof" and len(args) == 1:
@@ -838,6 +849,11 @@ class Binder(ArrayBinder):
             def format_(fmt, *vals):
                 return format_func(fmt, vals, outs[1:])
             return self.fold(Func(name, format_, args, T.TEXT, strict=False, location=loc))
+        if name in ("json_build_object", "json_build_array"):
+            from .functions_ext import json_build
+            args = [self.coerce(a, T.TEXT) if a.type == T.UNKNOWN else a for a in args]
+            return Func(name, json_build(name, [a.type for a in args], loc), args, T.JSON, strict=False,
+                        location=loc)
         if name == "concat":
             if not args:
                 raise errors.UndefinedFunction("function concat() does not exist", position=loc,
@@ -1127,7 +1143,8 @@ class Binder(ArrayBinder):
                 cols, fn = view
                 alias = item.alias.aliasname if item.alias is not None else item.relname
                 entry = RangeEntry(alias=alias, table=None, names=[c for c, _ in cols],
-                                   types=[(o, -1) for _, o in cols], hidden=[False] * len(cols), offset=scope.width)
+                                   types=[(o, -1) for _, o in cols], hidden=[False] * len(cols), offset=scope.width,
+                                   schema=(item.schemaname or "pg_catalog") if item.alias is None else None)
                 scope.entries.append(entry)
                 return FromVirtual(entry, fn)
             if item.schemaname is not None:

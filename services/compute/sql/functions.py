@@ -111,6 +111,8 @@ def cast_func(src: int, dst: int, context: int = EXPLICIT) -> Callable | None:
     if src == UNKNOWN:
         t = T.lookup(dst)
         return lambda v: t.text_in(v)
+    if src in T.VECTORS and T.ARRAY_OF.get(T.ELEMENT_OF[src]) == dst:
+        return _identity                          # int2vector -> int2[], oidvector -> oid[]
     if src in T.REG_TYPES and dst in INTS + (OIDT,) or src == OIDT and dst in T.REG_TYPES or \
             src in INTS and dst in T.REG_TYPES and context >= ASSIGNMENT:
         # the OID alias types (regclass ...) are OIDs that print as names

@@ -37,7 +37,7 @@ _TYPE_NAMES = {
     "interval": T.INTERVAL, "name": T.NAME, "oid": T.OID, "real": T.FLOAT4, "regproc": T.REGPROC,
     "regtype": T.REGTYPE, "regclass": T.REGCLASS, "smallint": T.INT2, "text": T.TEXT, "varchar": T.VARCHAR,
     "timestamp with time zone": T.TIMESTAMPTZ, "timestamptz": T.TIMESTAMPTZ, "xid": T.OID, "uuid": T.UUID,
-    "int2vector": 1005, "oidvector": 1028, "float8": T.FLOAT8, "double precision": T.FLOAT8,
+    "int2vector": 22, "oidvector": 30, "float8": T.FLOAT8, "double precision": T.FLOAT8,
 }
 
 
