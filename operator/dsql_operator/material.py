@@ -14,9 +14,8 @@ Both match what the local launcher writes (`services/common/tls.py`,
 from __future__ import annotations
 
 import json
-import secrets
-import string
 
+from services.common.auth.store import new_store_document
 from services.common.tls import make_tls_material
 
 
@@ -26,22 +25,13 @@ def tls_material(hostnames: list[str]) -> dict[str, bytes]:
     return {"ca.crt": m.ca_pem, "tls.crt": m.cert_pem, "tls.key": m.key_pem}
 
 
-def _random(alphabet: str, length: int) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(length))
-
-
 def credential_material(region: str, account_id: str, user: str) -> dict[str, bytes]:
     """A credential store with one admin access key, in the launcher's format."""
-    key = {
-        "access_key_id": "AKIA" + _random(string.ascii_uppercase + "234567", 16),
-        "secret_access_key": _random(string.ascii_letters + string.digits + "+/", 40),
-        "session_token": None,
-        "principal_arn": f"arn:aws:iam::{account_id}:user/{user}",
-        "allow": ["dsql:DbConnectAdmin", "dsql:DbConnect"],
-    }
+    doc = new_store_document(f"arn:aws:iam::{account_id}:user/{user}")
+    key = doc["keys"][0]
     shared = (f"[default]\naws_access_key_id = {key['access_key_id']}\n"
               f"aws_secret_access_key = {key['secret_access_key']}\nregion = {region}\n")
-    return {"credentials.json": json.dumps({"keys": [key]}, indent=2).encode(),
+    return {"credentials.json": json.dumps(doc, indent=2).encode(),
             "aws-credentials": shared.encode(),
             "AWS_ACCESS_KEY_ID": key["access_key_id"].encode(),
             "AWS_SECRET_ACCESS_KEY": key["secret_access_key"].encode(),

@@ -100,6 +100,7 @@ def cluster_config(c: Cluster) -> dict:
         "closed_ts_interval_ms": CLOSED_TS_INTERVAL_MS,
         "extra_hostnames": tls_hostnames(c),
         "journal_replication": "raft",
+        "account_id": c.account_id,      # the cluster ARN that credential-store policies name
     }
 
 

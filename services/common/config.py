@@ -46,6 +46,7 @@ class Limits:
     tables_max: int = 1000
     query_memory_bytes_max: int = 128 * 1024 * 1024
     token_expiry_max_s: int = 7 * 24 * 3600
+    token_clock_skew_s: int = 300          # how far in the future a token's signing time may be
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +72,10 @@ class ClusterConfig:
     # Raft log compaction: each journal replica snapshots and truncates its Raft log every
     # this many applied entries (services/journal/replicated.py).
     raft_snapshot_entries: int = 10_000
+    # Each journal replica keeps at least this many of the newest entries of its log for storage
+    # to tail; a storage replica further behind copies a checkpoint from a peer storage.
+    journal_retain_entries: int = 1_000_000
+    account_id: str = "000000000000"  # the AWS account the cluster (and its ARN) belongs to
 
     def __post_init__(self) -> None:
         if self.journal_replication not in ("static", "raft"):
@@ -81,6 +86,11 @@ class ClusterConfig:
         """Names the endpoint answers to (auth tokens must be signed for one)."""
         base = ("localhost", "127.0.0.1", f"{self.cluster_id}.dsql.{self.region}.on.aws")
         return base + tuple(h for h in self.extra_hostnames if h not in base)
+
+    @property
+    def cluster_arn(self) -> str:
+        """The resource that IAM policies name (dsql:DbConnect on arn:aws:dsql:...:cluster/<id>)."""
+        return f"arn:aws:dsql:{self.region}:{self.account_id}:cluster/{self.cluster_id}"
 
     def endpoint(self, az: str, service: str) -> Endpoint:
         return self.azs[az][service]

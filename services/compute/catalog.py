@@ -5,6 +5,7 @@ Layout in etcd (all values JSON):
     /dsql/catalog/version                          bumped by every DDL (catalog version)
     /dsql/catalog/schemas/<db>/<schema>            {"id", "name", "owner"}
     /dsql/catalog/tables/<db>/<schema>/<table>     Table.to_json()
+    /dsql/catalog/objects/<kind>/<db>/<schema>/<key>  sequences, domains, SQL functions (sql/objects.py)
 
 Every change is one etcd transaction that compares the revisions of the keys it read, so
 two DDLs racing on the same object (or on the id counter) cannot both succeed; the loser
@@ -41,6 +42,10 @@ class Column:
     not_null: bool = False
     default: str | None = None       # SQL expression text (deparsed), None: no default
     hidden: bool = False             # the row id of a table without a primary key
+    generated: str | None = None     # GENERATED ALWAYS AS (expr) STORED: the expression text
+    identity: str | None = None      # 'a' GENERATED ALWAYS / 'd' BY DEFAULT AS IDENTITY
+    sequence: str | None = None      # "schema.name" of the identity column's sequence
+    domain: str | None = None        # "schema.name" when declared with a domain (type_oid is its base)
 
 
 @dataclasses.dataclass
@@ -52,6 +57,7 @@ class Index:
     valid: bool = True
     include: list[int] = dataclasses.field(default_factory=list)
     constraint: bool = False         # created by a UNIQUE constraint
+    nulls_not_distinct: bool = False # UNIQUE NULLS NOT DISTINCT: one NULL per key
 
 
 @dataclasses.dataclass
@@ -62,9 +68,11 @@ class Table:
     columns: list[Column]
     pk: list[int]                    # column ids of the primary key (the hidden row id if none)
     pk_name: str | None = None       # constraint name, None when the table has no primary key
+    pk_include: list[int] = dataclasses.field(default_factory=list)   # PRIMARY KEY ... INCLUDE (rows hold them anyway)
     indexes: list[Index] = dataclasses.field(default_factory=list)
     next_column_id: int = 1
     owner: str = "admin"
+    checks: list[dict] = dataclasses.field(default_factory=list)   # sql/constraints.py: name, expr, domain
     revision: int = 0                # etcd mod revision the cache saw (not stored)
 
     def column(self, name: str) -> Column | None:
@@ -169,8 +177,9 @@ class EtcdStore:
     """The catalog store on a real etcd (pyetcd, the python-etcd3 API). Calls fail over to the
     next endpoint when one stops answering; watches are re-established there."""
 
-    def __init__(self, endpoints: tuple[str, ...]):
+    def __init__(self, endpoints: tuple[str, ...], timeout: float = 10):
         self._endpoints = [ep.split("://", 1)[-1].rstrip("/") for ep in endpoints] or ["127.0.0.1:2379"]
+        self._timeout = timeout
         self._lock = threading.Lock()
         self._watches: list[tuple[str, Callable[[], None]]] = []
         self._watch_ids: list = []
@@ -187,7 +196,7 @@ class EtcdStore:
         for ep in order:
             host, _, port = ep.rpartition(":")
             try:
-                c = pyetcd.client(host=host or "127.0.0.1", port=int(port or 2379), timeout=10)
+                c = pyetcd.client(host=host or "127.0.0.1", port=int(port or 2379), timeout=self._timeout)
                 c.status()
             except Exception as e:   # try the next endpoint
                 last = e
@@ -269,6 +278,7 @@ class Catalog:
         self._lock = threading.RLock()
         self._schemas: dict[str, Schema] = {}
         self._tables: dict[tuple[str, str], Table] = {}
+        self._objects: dict[str, dict[tuple[str, str], dict]] = {}   # kind -> (schema, key) -> document
         self._stale = True
         self.version = 0
         self.store.watch_prefix(PREFIX, self._on_change)
@@ -280,10 +290,14 @@ class Catalog:
     def refresh(self) -> None:
         with self._lock:
             self._stale = False
-            schemas, tables = {}, {}
+            schemas, tables, objects = {}, {}, {}
             for key, value, rev in self.store.get_prefix(PREFIX):
                 rest = key[len(PREFIX):]
-                if rest.startswith(f"schemas/{self.database}/"):
+                if rest.startswith("objects/"):
+                    _, kind, db, schema, okey = rest.split("/", 4)
+                    if db == self.database:
+                        objects.setdefault(kind, {})[(schema, okey)] = {**json.loads(value), "revision": rev}
+                elif rest.startswith(f"schemas/{self.database}/"):
                     d = json.loads(value)
                     schemas[d["name"]] = Schema(**d)
                 elif rest.startswith(f"tables/{self.database}/"):
@@ -291,7 +305,7 @@ class Catalog:
                     tables[(t.schema, t.name)] = t
                 elif rest == "version":
                     self.version = int(value)
-            self._schemas, self._tables = schemas, tables
+            self._schemas, self._tables, self._objects = schemas, tables, objects
 
     def _fresh(self) -> None:
         if self._stale:
@@ -377,7 +391,7 @@ class Catalog:
             if if_exists:
                 return False
             raise errors.InvalidSchemaName(f'schema "{name}" does not exist', sqlstate="3F000")
-        if any(s == name for s, _ in self._tables):
+        if any(s == name for s, _ in self._tables) or any(s == name for objs in self._objects.values() for s, _ in objs):
             raise errors.PgError(f'cannot drop schema {name} because other objects depend on it',
                                  sqlstate="2BP01")
         self._commit({self._skey(name): cur[1]}, {}, [self._skey(name)])
@@ -402,6 +416,8 @@ class Catalog:
         self.refresh()
         if (schema, name) in self._tables:
             return "table"
+        if (schema, name) in self._objects.get("sequence", {}):
+            return "sequence"
         for (s, _), t in self._tables.items():
             if s == schema and any(i.name == name for i in t.indexes):
                 return "index"
@@ -494,6 +510,68 @@ class Catalog:
         except _Retry:
             raise errors.schema_conflict() from None
         return self.get_table(table.schema, table.name)
+
+    # ---- other objects: sequences, domains, SQL functions (documents with schema, key, name, owner)
+    def _okey(self, kind: str, schema: str, key: str) -> str:
+        return f"{PREFIX}objects/{kind}/{self.database}/{schema}/{key}"
+
+    def get_object(self, kind: str, schema: str, key: str) -> dict | None:
+        self._fresh()
+        d = self._objects.get(kind, {}).get((schema, key))
+        if d is None:
+            self.refresh()
+            d = self._objects.get(kind, {}).get((schema, key))
+        return d
+
+    def objects(self, kind: str, schema: str | None = None) -> list[dict]:
+        self._fresh()
+        return [d for (s, _), d in self._objects.get(kind, {}).items() if schema is None or s == schema]
+
+    def create_object(self, kind: str, doc: dict) -> dict | None:
+        """Store a new object (its id allocated here); None if one with that key exists."""
+        key = self._okey(kind, doc["schema"], doc["key"])
+        while True:
+            if self.store.get(self._skey(doc["schema"])) is None:
+                raise errors.InvalidSchemaName(f'schema "{doc["schema"]}" does not exist')
+            if self.store.get(key) is not None:
+                return None
+            made: list[dict] = []
+
+            def render(ids):
+                made.append({**doc, "id": ids[0]})
+                return json.dumps(made[-1], sort_keys=True).encode()
+            try:
+                self._commit({key: 0}, {key: render}, n_ids=1)
+            except _Retry:
+                continue
+            return made[-1]
+
+    def replace_object(self, kind: str, doc: dict) -> None:
+        """Store a changed object, comparing the revision the caller read."""
+        stored = {k: v for k, v in doc.items() if k != "revision"}
+        key = self._okey(kind, doc["schema"], doc["key"])
+        try:
+            self._commit({key: doc.get("revision", 0)}, {key: json.dumps(stored, sort_keys=True).encode()})
+        except _Retry:
+            raise errors.schema_conflict() from None
+
+    def move_object(self, kind: str, doc: dict, new_schema: str) -> dict:
+        """The same object (same id) under another schema, in one etcd transaction."""
+        old_key, new_key = self._okey(kind, doc["schema"], doc["key"]), self._okey(kind, new_schema, doc["key"])
+        moved = {k: v for k, v in doc.items() if k != "revision"} | {"schema": new_schema}
+        try:
+            self._commit({old_key: doc.get("revision", 0), new_key: 0},
+                         {new_key: json.dumps(moved, sort_keys=True).encode()}, [old_key])
+        except _Retry:
+            raise errors.schema_conflict() from None
+        return moved
+
+    def drop_object(self, kind: str, doc: dict) -> None:
+        key = self._okey(kind, doc["schema"], doc["key"])
+        try:
+            self._commit({key: doc.get("revision", 0)}, {}, [key])
+        except _Retry:
+            raise errors.schema_conflict() from None
 
 
 class _Retry(Exception):

@@ -117,7 +117,7 @@ class _Statement:
 @dataclasses.dataclass
 class _CopyIn:
     prepared: Any
-    chunks: list
+    load: Any                          # the session's COPY loader: feed(data), finish(), abort(error)
     simple: bool                       # started by a simple Query (then `rest` follows it)
     rest: list = dataclasses.field(default_factory=list)
     implicit: bool = False             # the simple Query runs as one implicit transaction
@@ -381,7 +381,8 @@ class Protocol:
                     raise PgError("there is no parameter $1", sqlstate="42P02")
                 kind = getattr(prepared, "kind", None)
                 if kind == "copy_in":
-                    self._start_copy_in(_CopyIn(prepared, [], True, stmts, implicit))
+                    self._start_copy_in(_CopyIn(prepared, self.session.copy_in_start(prepared), True, stmts,
+                                                implicit))
                     return
                 if kind == "copy_out":
                     self._copy_out(prepared)
@@ -427,30 +428,31 @@ class Protocol:
     def _copy_message(self, msg: pgwire.FrontendMessage) -> None:
         c = self._copy
         assert c is not None
-        if isinstance(msg, pgwire.CopyData):
-            c.chunks.append(msg.data)
-            return
         if isinstance(msg, (pgwire.Flush, pgwire.Sync)):
             return                    # ignored during COPY IN, as PostgreSQL does
-        self._copy = None
         try:
+            if isinstance(msg, pgwire.CopyData):
+                c.load.feed(msg.data)         # rows are inserted as they arrive
+                return
+            self._copy = None
             if isinstance(msg, pgwire.CopyDone):
-                result = self.session.copy_in(c.prepared, c.chunks)
+                result = c.load.finish()
                 self._notices(result)
                 self._send(pgwire.command_complete(result.tag))
                 if c.portal is not None:
                     c.portal.done = True
                     c.portal.tag = result.tag
             elif isinstance(msg, pgwire.CopyFail):
-                raise PgError(f"COPY from stdin failed: {msg.message}", sqlstate="57014")
+                c.load.abort(PgError(f"COPY from stdin failed: {msg.message}", sqlstate="57014"))
             elif isinstance(msg, pgwire.Terminate):
                 self._flush()
                 self.closed = True
                 return
             else:
                 t = msg.type if isinstance(msg, pgwire.UnknownMessage) else _TYPE_BYTE.get(type(msg), b"?")
-                raise ProtocolViolation(f"unexpected message type 0x{t[0]:02X} during COPY from stdin")
-        except Exception as e:  # noqa: BLE001
+                c.load.abort(ProtocolViolation(f"unexpected message type 0x{t[0]:02X} during COPY from stdin"))
+        except Exception as e:  # noqa: BLE001 - the COPY is over; later CopyData is ignored
+            self._copy = None
             self._abort_implicit()
             self._error(e)
             if self.closed:
@@ -637,7 +639,8 @@ class Protocol:
         if kind in ("copy_in", "copy_out") and not portal.started:
             portal.started = True
             if kind == "copy_in":
-                self._start_copy_in(_CopyIn(entry.prepared, [], False, portal=portal))
+                self._start_copy_in(_CopyIn(entry.prepared, self.session.copy_in_start(entry.prepared), False,
+                                            portal=portal))
             else:
                 portal.done = True
                 self._copy_out(entry.prepared)

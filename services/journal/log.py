@@ -17,7 +17,9 @@ worker thread; one call per group commit), `read` is a positional read that
 is safe to run concurrently with `append` for entries that are already durable.
 
 The Raft journal's replica log also uses `truncate` (drop a suffix re-derived from the Raft
-log) and `sync`; it keeps every entry (storage replicas may tail it from any index).
+log), `sync`, `cut_head` (drop old entries: the file is rewritten from the first kept entry,
+whose index then starts the log - `first_index`) and `reset` (an empty log that continues at a
+given index, before entries copied from a peer).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class LogCorrupt(Exception):
 
 
 class Log:
-    """One log file; entries are addressed by 1-based index."""
+    """One log file; entries are addressed by 1-based index, first_index .. last_index."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = os.fspath(path)
@@ -53,7 +55,8 @@ class Log:
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         if created:
             _fsync_dir(dirname)
-        self._offsets = array.array("Q")    # offsets[i - 1] = file offset of entry i
+        self._offsets = array.array("Q")    # offsets[i - first_index] = file offset of entry i
+        self.first_index = 1
         self._end = 0                       # offset just past the last whole record
         self.truncated_bytes = 0            # how much torn tail the last open cut off
         self._lock = threading.Lock()       # appends are serialised
@@ -76,7 +79,9 @@ class Log:
                 if len(payload) < length or zlib.crc32(payload) != crc:
                     break
                 index = _index_of(payload)
-                if index != len(self._offsets) + 1:
+                if not self._offsets:
+                    self.first_index = index
+                elif index != self.first_index + len(self._offsets):
                     break
                 self._offsets.append(off)
                 off += HEADER.size + length
@@ -90,24 +95,27 @@ class Log:
 
     @property
     def last_index(self) -> int:
-        return len(self._offsets)
+        return self.first_index - 1 + len(self._offsets)
 
     def read_payloads(self, first: int, count_max: int = 1000, bytes_max: int = 1 << 20) -> list[bytes]:
         """Payloads of entries first, first+1, ... (at least one if first exists)."""
-        last = self.last_index
-        if first < 1 or first > last:
-            return []
-        stop = min(last, first + count_max - 1)
-        start_off = self._offsets[first - 1]
-        end_off = self._offsets[stop] if stop < last else self._end
-        # Bound the read by bytes_max but always include the first record whole.
-        if end_off - start_off > bytes_max:
-            hi = first
-            while hi < stop and self._offsets[hi] - start_off <= bytes_max:
-                hi += 1
-            stop = max(first, hi - 1)
-            end_off = self._offsets[stop] if stop < last else self._end
-        buf = os.pread(self._fd, end_off - start_off, start_off)
+        with self._lock:         # cut_head swaps the file
+            last = self.last_index
+            base = self.first_index
+            if first < base or first > last:
+                return []
+            offsets = self._offsets
+            stop = min(last, first + count_max - 1)
+            start_off = offsets[first - base]
+            end_off = offsets[stop - base + 1] if stop < last else self._end
+            # Bound the read by bytes_max but always include the first record whole.
+            if end_off - start_off > bytes_max:
+                hi = first
+                while hi < stop and offsets[hi - base + 1] - start_off <= bytes_max:
+                    hi += 1
+                stop = max(first, hi - 1)
+                end_off = offsets[stop - base + 1] if stop < last else self._end
+            buf = os.pread(self._fd, end_off - start_off, start_off)
         out = []
         pos = 0
         for _ in range(first, stop + 1):
@@ -125,8 +133,8 @@ class Log:
     def iter_backwards(self):
         """Entries from the last one down to the first (for rebuilding recent state)."""
         i = self.last_index
-        while i >= 1:
-            first = max(1, i - 255)
+        while i >= self.first_index:
+            first = max(self.first_index, i - 255)
             chunk = self.read_entries(first, i - first + 1)
             for e in reversed(chunk):
                 yield e
@@ -165,10 +173,50 @@ class Log:
         with self._lock:
             if last >= self.last_index:
                 return
-            self._end = self._offsets[last]
-            del self._offsets[last:]
+            assert last >= self.first_index - 1, (last, self.first_index)
+            self._end = self._offsets[last - self.first_index + 1]
+            del self._offsets[last - self.first_index + 1:]
             os.ftruncate(self._fd, self._end)
             os.fsync(self._fd)
+
+    def reset(self, next_index: int) -> None:
+        """Drop every entry; the next append starts at next_index (not durable until then)."""
+        with self._lock:
+            os.ftruncate(self._fd, 0)
+            os.fsync(self._fd)
+            self._offsets = array.array("Q")
+            self._end = 0
+            self.first_index = next_index
+
+    def cut_head(self, first: int) -> None:
+        """Drop the entries before `first`: the kept ones are copied to a new file, which then
+        replaces this one atomically (a crash leaves either file whole)."""
+        if first <= self.first_index or first > self.last_index:
+            return
+        tmp = self.path + ".cut"
+        start = self._offsets[first - self.first_index]       # entries below last are immutable
+        with open(tmp, "wb") as out:
+            pos, end = start, self._end
+            while pos < end:
+                chunk = os.pread(self._fd, min(1 << 22, end - pos), pos)
+                out.write(chunk)
+                pos += len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        with self._lock:
+            tail = os.pread(self._fd, self._end - end, end)   # appended meanwhile
+            with open(tmp, "ab") as out:
+                out.write(tail)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.path)
+            _fsync_dir(os.path.dirname(self.path) or ".")
+            old = self._fd
+            self._fd = os.open(self.path, os.O_RDWR)
+            os.close(old)
+            self._offsets = array.array("Q", (o - start for o in self._offsets[first - self.first_index:]))
+            self._end -= start
+            self.first_index = first
 
     def sync(self) -> None:
         os.fsync(self._fd)

@@ -40,6 +40,10 @@ storage may still tail any index. A restart with a snapshot keeps `replica.log` 
 snapshot's journal index and re-derives the rest from the Raft log. A follower too far behind
 gets InstallSnapshot; it then fetches the journal entries it lacks up to the snapshot's
 journal index from a peer's `Subscribe` (the leader first), fsyncs them and continues.
+`replica.log` keeps at least `journal_retain_entries`: once it holds twice that, a compaction
+also cuts its head (never past the last durable snapshot's journal index). A subscriber asking
+for an entry below the head gets OUT_OF_RANGE with trailing metadata `dsql-log-first`; storage
+then copies a checkpoint from a peer storage replica (services/storage/server.py).
 
 Peer transport: `Journal.Raft`, one client stream per peer carrying RaftEnvelopes (batches
 of messages in the compact encoding of raft/wire.py) from a bounded queue that drops when
@@ -101,6 +105,7 @@ RAFT_SNAPSHOT = Gauge("dsql_journal_raft_snapshot_index", "Raft index of the las
                       "before it is compacted away)")
 SNAPSHOT_META = struct.Struct("<QQQ")     # journal last index, last commit_ts, closed bound
 FETCH_TIMEOUT_S = 30.0
+LOG_FIRST_METADATA = "dsql-log-first"
 
 _ROLE_NUM = {Role.FOLLOWER: 0, Role.PRE_CANDIDATE: 1, Role.CANDIDATE: 2, Role.LEADER: 3}
 _BATCH_N = struct.Struct("<QI")
@@ -211,6 +216,7 @@ class RaftJournalServer:
             replica.unlink()
         self.log = Log(replica)
         self.snapshot_entries = config.raft_snapshot_entries
+        self.retain_entries = config.journal_retain_entries
         self._compact_at = 0
         node = RaftNode(az, self.peers, loaded.hard_state, loaded.raft_log(), raft_config, random.Random())
         self.driver = RaftDriver(node, _MeteredStorage(self.raft_storage), send=self._send_message,
@@ -235,6 +241,7 @@ class RaftJournalServer:
         self._heartbeat: bytes | None = None
         self._waiter: CommitWaiter | None = None
         self._stopping = False
+        self._log_needs = 0            # journal index replica.log must reach (fill_log)
         if loaded.snapshot is not None:
             self._install(loaded.snapshot)
         RAFT_TERM.set_function(lambda: self.node.term)
@@ -312,51 +319,63 @@ class RaftJournalServer:
                     self.driver.receive(m)
         return pb.RaftAck()
 
-    def _restore(self, snapshot) -> None:
-        """InstallSnapshot from the leader (on the driver's task): this replica was too far behind."""
+    async def _restore(self, snapshot) -> None:
+        """InstallSnapshot from the leader (the driver waits for it): this replica was too far behind."""
         log.info("journal %s installs a snapshot at Raft index %d (applied %d)", self.az, snapshot.index,
                  self.applied_raft)
         self._install(snapshot)
+        await self.fill_log()
         self._notify()
 
     def _install(self, snapshot) -> None:
-        """Make the state machine the snapshot's: replica.log holds exactly its journal entries."""
+        """Make the state machine the snapshot's. replica.log must then hold exactly its journal
+        entries: a longer log is truncated; a shorter one is completed by fill_log()."""
         journal_index, last_ts, bound = SNAPSHOT_META.unpack(snapshot.data)
         self._cache.clear()
         if self.log.last_index > journal_index:
             self.log.truncate(journal_index)
-        if self.log.last_index < journal_index:
-            self._fetch_entries(journal_index)
+        self._log_needs = journal_index
         self.applied_raft = snapshot.index
         self.last_ts = max(self.last_ts, last_ts)
         self.closed_bound = max(self.closed_bound, bound)
 
-    def _fetch_entries(self, upto: int) -> None:
-        """Copy journal entries up to `upto` from a peer's replica log (blocking: this replica
-        can do nothing useful before it has them). Tries every peer until one has them all."""
-        from services.pb.dsql.journal.v1 import journal_pb2_grpc as jgrpc
+    async def fill_log(self) -> None:
+        """Copy the journal entries the last snapshot stands for but replica.log lacks from a
+        peer's replica log (the leader first), retrying until one has them."""
+        upto = self._log_needs
         have = self.log.last_index
-        while True:
-            peers = sorted(self.peers, key=lambda p: p != self.node.leader_id)
-            for peer in peers:
+        while self.log.last_index < upto:
+            for peer in sorted(self.peers, key=lambda p: p != self.node.leader_id):
                 try:
-                    with grpc.insecure_channel(self.targets[peer], options=static.GRPC_OPTIONS) as ch:
-                        call = jgrpc.JournalStub(ch).Subscribe(
-                            pb.SubscribeRequest(from_index=self.log.last_index + 1), timeout=FETCH_TIMEOUT_S)
-                        for batch in call:
-                            want = upto - self.log.last_index
-                            entries = [e.SerializeToString() for e in batch.entries[:want]]
-                            self.log.append(entries, sync=False)
-                            if self.log.last_index >= upto:
-                                call.cancel()
-                                break
-                except grpc.RpcError as e:
+                    await self._fetch_from(peer, upto)
+                except grpc.aio.AioRpcError as e:
+                    first = dict(e.trailing_metadata() or ()).get(LOG_FIRST_METADATA)
+                    if e.code() == grpc.StatusCode.OUT_OF_RANGE and first and int(first) <= upto + 1:
+                        # The peer cut its log past ours: continue at its first entry.
+                        self.log.reset(int(first))
+                        log.info("journal %s continues its log at %s, the first entry %s keeps", self.az,
+                                 first, peer)
+                        continue
                     log.warning("fetching journal entries from %s: %s", peer, e.code().name)
                 if self.log.last_index >= upto:
-                    self.log.sync()
-                    log.info("journal %s fetched entries %d..%d from its peers", self.az, have + 1, upto)
+                    break
+            else:
+                await asyncio.sleep(0.5)
+        if self.log.last_index > have:
+            self.log.sync()
+            log.info("journal %s fetched entries %d..%d from its peers", self.az, have + 1, upto)
+
+    async def _fetch_from(self, peer: str, upto: int) -> None:
+        from services.pb.dsql.journal.v1 import journal_pb2_grpc as jgrpc
+        async with grpc.aio.insecure_channel(self.targets[peer], options=static.GRPC_OPTIONS) as ch:
+            call = jgrpc.JournalStub(ch).Subscribe(pb.SubscribeRequest(from_index=self.log.last_index + 1),
+                                                   timeout=FETCH_TIMEOUT_S)
+            async for batch in call:
+                entries = [e.SerializeToString() for e in batch.entries[:upto - self.log.last_index]]
+                self.log.append(entries, sync=False)
+                if self.log.last_index >= upto:
+                    call.cancel()
                     return
-            time.sleep(0.5)
 
     def _maybe_compact(self, index: int) -> None:
         if index - max(self.node.log.snapshot_index, self._compact_at) < self.snapshot_entries:
@@ -364,6 +383,16 @@ class RaftJournalServer:
         self._compact_at = index
         self.log.sync()               # the snapshot stands for these entries: make them durable
         self.driver.compact(index, SNAPSHOT_META.pack(self.log.last_index, self.last_ts, self.closed_bound))
+        # Cut the journal log's head, never past the last snapshot already durable (a restart
+        # keeps replica.log up to that snapshot's journal index and re-derives the rest).
+        log_len = self.log.last_index - self.log.first_index + 1
+        durable = self.node.log.snapshot
+        if log_len > 2 * self.retain_entries and durable is not None:
+            first = min(self.log.last_index - self.retain_entries + 1, SNAPSHOT_META.unpack(durable.data)[0] + 1)
+            if first > self.log.first_index:
+                self.log.cut_head(first)
+                self._cache = {k: v for k, v in self._cache.items() if k >= first}
+                log.info("journal %s log now starts at entry %d", self.az, first)
 
     def _apply(self, entry) -> None:
         """A committed Raft entry, in order (on the driver's task, after its fsync)."""
@@ -620,10 +649,20 @@ class RaftJournalServer:
         loop = asyncio.get_running_loop()
         out = await loop.run_in_executor(None, self.log.read_payloads, first,
                                          min(static.BATCH_ENTRIES_MAX, last - first + 1), static.BATCH_BYTES_MAX)
+        if not out:                 # the head was cut meanwhile
+            return [], 0
         return out, pb.LogEntry.FromString(out[-1]).commit_ts
+
+    async def _below_head(self, nxt: int, context) -> None:
+        first = self.log.first_index
+        await context.abort(grpc.StatusCode.OUT_OF_RANGE,
+                            f"from_index {nxt} is below the first entry this replica keeps ({first})",
+                            trailing_metadata=((LOG_FIRST_METADATA, str(first)),))
 
     async def Subscribe(self, req: pb.SubscribeRequest, context):
         nxt = max(1, req.from_index)
+        if nxt < self.log.first_index:
+            await self._below_head(nxt, context)
         if nxt > self.log.last_index + 1:
             await context.abort(grpc.StatusCode.OUT_OF_RANGE,
                                 f"from_index {nxt} is past the end of this replica's log "
@@ -634,8 +673,12 @@ class RaftJournalServer:
         try:
             while True:
                 last = self.log.last_index
+                if nxt < self.log.first_index:         # the head was cut under a slow subscriber
+                    await self._below_head(nxt, context)
                 if nxt <= last:
                     payloads, last_ts = await self._payloads(nxt, last)
+                    if not payloads:
+                        continue
                     nxt += len(payloads)
                     closed = max(self.closed_ts(), last_ts) if nxt > self.log.last_index else last_ts
                     yield static.encode_batch(payloads, closed)

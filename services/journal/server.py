@@ -345,6 +345,8 @@ async def serve(config: ClusterConfig, az: str, *, ready=None) -> None:
     bound = server.add_insecure_port(f"{ep.host}:{ep.grpc_port}")
     if not bound:
         raise RuntimeError(f"cannot bind {ep.host}:{ep.grpc_port}")
+    if hasattr(js, "fill_log"):
+        await js.fill_log()        # a restart after a snapshot whose entries never reached replica.log
     js.start_background()
     await server.start()
     log.info("journal %s serving on %s:%d", az, ep.host, ep.grpc_port)

@@ -171,11 +171,11 @@ def cmd_token(args) -> int:
     return 0
 
 
-def cmd_env(args) -> int:
-    config = _load(args)
+def client_env(config: ClusterConfig) -> dict[str, str]:
+    """The environment AWS tooling (boto3, the CLI, DSQL connectors) and libpq need to reach the cluster."""
     key = _admin_key(config)
     creds = pathlib.Path(config.credentials_file).parent
-    exports = {
+    return {
         "AWS_ACCESS_KEY_ID": key["access_key_id"],
         "AWS_SECRET_ACCESS_KEY": key["secret_access_key"],
         "AWS_REGION": config.region,
@@ -189,7 +189,10 @@ def cmd_env(args) -> int:
         "PGSSLMODE": "verify-full",
         "PGSSLROOTCERT": config.tls_ca,
     }
-    for name, value in exports.items():
+
+
+def cmd_env(args) -> int:
+    for name, value in client_env(_load(args)).items():
         print(f"export {name}={shlex.quote(value)}")
     return 0
 

@@ -1,23 +1,20 @@
-"""The local credential store: one IAM-style access key that may connect.
+"""The local credential store: one IAM principal allowed to connect, with one access key.
 
-Two files: `credentials.json` (the store the relay verifies tokens against) and
-`aws-credentials` (an AWS shared-credentials file, so boto3, the AWS CLI and the
-DSQL connectors can sign tokens with AWS_SHARED_CREDENTIALS_FILE or `dsql env`).
+Three files: `credentials.json` (the store the relay verifies tokens against, in the format of
+services/common/auth/store.py), `aws-credentials` (an AWS shared-credentials file, so boto3, the
+AWS CLI and the DSQL connectors can sign tokens with AWS_SHARED_CREDENTIALS_FILE or `dsql env`)
+and `aws-config` (the region).
 """
 
 from __future__ import annotations
 
 import json
 import pathlib
-import secrets
-import string
+
+from services.common.auth.store import new_store_document
 
 ACCOUNT_ID = "000000000000"
 PROFILE = "dsql-local"
-
-
-def _random(alphabet: str, length: int) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
 def ensure_credentials(folder: pathlib.Path, region: str) -> dict:
@@ -26,14 +23,9 @@ def ensure_credentials(folder: pathlib.Path, region: str) -> dict:
     if store_path.exists():
         return json.loads(store_path.read_text())["keys"][0]
     folder.mkdir(parents=True, exist_ok=True)
-    key = {
-        "access_key_id": "AKIA" + _random(string.ascii_uppercase + "234567", 16),
-        "secret_access_key": _random(string.ascii_letters + string.digits + "+/", 40),
-        "session_token": None,
-        "principal_arn": f"arn:aws:iam::{ACCOUNT_ID}:user/{PROFILE}",
-        "allow": ["dsql:DbConnectAdmin", "dsql:DbConnect"],
-    }
-    store_path.write_text(json.dumps({"keys": [key]}, indent=2))
+    doc = new_store_document(f"arn:aws:iam::{ACCOUNT_ID}:user/{PROFILE}")
+    key = doc["keys"][0]
+    store_path.write_text(json.dumps(doc, indent=2))
     store_path.chmod(0o600)
     shared = folder / "aws-credentials"
     shared.write_text(f"[default]\naws_access_key_id = {key['access_key_id']}\n"

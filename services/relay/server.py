@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import signal
 import socket
@@ -23,16 +24,19 @@ import time
 from typing import Any
 
 import grpc
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 from services.common import pgwire
-from services.common.auth.sigv4 import check_user_action, verify_token
+from services.common.auth.sigv4 import Identity, authorize, verify_token
 from services.common.auth.store import ReloadingStore
 from services.common.config import ClusterConfig
 from services.common.errors import (ConfigurationLimitExceeded, InvalidAuthorization, PgError,
                                     ProtocolViolation, TooManyConnections)
+from services.compute.catalog import EtcdStore
 from services.pb.dsql.compute.v1 import compute_pb2, compute_pb2_grpc
 from services.pb.dsql.relay.v1 import relay_pb2, relay_pb2_grpc
+from services.relay.admission import Admission
+from services.relay.quota import MAX_CONNECTIONS, RATE, Quotas
 
 log = logging.getLogger("relay")
 
@@ -59,6 +63,14 @@ CONN_REFUSED = Counter("dsql_relay_connections_refused_total", "Connections refu
 AUTH_FAILURES = Counter("dsql_relay_auth_failures_total", "Failed authentications, by SQLSTATE", ["sqlstate"])
 SESSIONS_STARTED = Counter("dsql_relay_sessions_started_total", "Sessions handed to a compute, by compute AZ",
                            ["compute_az"])
+SESSIONS_ENDED = Counter("dsql_relay_sessions_ended_by_relay_total",
+                         "Sessions the relay ended, by reason (max_duration, revoked)", ["reason"])
+SESSION_DURATION = Histogram("dsql_relay_session_duration_seconds", "Age of sessions when they end",
+                             buckets=(1, 10, 60, 300, 900, 1800, 3000, 3600, 4000))
+_SESSION_STARTS: dict[int, float] = {}     # open sessions of this process: start time (monotonic)
+OLDEST_SESSION = Gauge("dsql_relay_oldest_session_age_seconds", "Age of the oldest open session")
+OLDEST_SESSION.set_function(lambda: time.monotonic() - min(_SESSION_STARTS.values(), default=time.monotonic()))
+_READY_FOR_QUERY = b"Z\0\0\0\x05"
 CANCELS = Counter("dsql_relay_cancel_requests_total", "Cancel requests forwarded")
 
 
@@ -72,21 +84,15 @@ def make_ssl_context(cert: str, key: str) -> ssl.SSLContext:
     return ctx
 
 
-class TokenBucket:
-    def __init__(self, rate: float, burst: int):
-        self.rate = rate
-        self.burst = burst
-        self.tokens = float(burst)
-        self.t = time.monotonic()
+class _TxnWatch:
+    """What a session's relay knows of its transaction state (from ReadyForQuery): the next
+    client message after an idle ReadyForQuery starts a transaction, and authorization is
+    checked again then. (A misread tail only causes one extra, harmless check.)"""
 
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.t) * self.rate)
-        self.t = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
+    def __init__(self, user: str, identity: Identity):
+        self.user = user
+        self.identity = identity
+        self.idle = True           # the first transaction may come long after the connection was authorized
 
 
 class _Closed(Exception):
@@ -160,10 +166,13 @@ class Relay:
         self.config = config
         self.az = az
         self.store = store if store is not None else ReloadingStore(config.credentials_file)
+        self.admission = Admission.for_etcd(config.etcd_endpoints)
         self.ssl_ctx = ssl_ctx or make_ssl_context(config.tls_cert, config.tls_key)
         self.hostnames = tuple(config.hostnames)
         self.limits = config.limits
-        self.bucket = TokenBucket(self.limits.connection_rate_per_s, self.limits.connection_burst)
+        etcd = (lambda: EtcdStore(config.etcd_endpoints, timeout=2)) if config.etcd_endpoints else None
+        self.quotas = Quotas(self.limits, config.cluster_id,
+                             f"{az}-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}", etcd)
         self.connections = 0
         self._sock: socket.socket | None = None
         self._accept_task: asyncio.Task | None = None
@@ -202,6 +211,7 @@ class Relay:
             self.grpc_port = server.add_insecure_port(f"{ep.host}:{ep.grpc_port}")
             await server.start()
             self._grpc_server = server
+        await self.quotas.start()
         self._accept_task = asyncio.create_task(self._accept_loop())
         log.info("relay %s listening on %s:%d", self.az, self.config.client_host, self.port)
 
@@ -225,6 +235,7 @@ class Relay:
             await self._grpc_server.stop(grace=1)
         for ch in self._channels.values():
             await ch.close()
+        await self.quotas.stop()
 
     async def _accept_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -273,6 +284,8 @@ class Relay:
         except Exception:  # noqa: BLE001
             log.exception("relay connection from %s failed", addr)
         finally:
+            if holder.get("admitted"):
+                self.quotas.release()
             writer = holder.get("writer")
             if writer is not None:
                 writer.close()
@@ -356,14 +369,16 @@ class Relay:
         unrecognized = [k for k in msg.params if k.startswith("_pq_.")]
         if msg.minor > 0 or unrecognized:
             writer.write(pgwire.negotiate_protocol_version(0, unrecognized))
-        if not self.bucket.take():
+        refused = await self.quotas.admit()
+        if refused == RATE:
             await self._fatal(writer, ConfigurationLimitExceeded("Unable to accept connection, rate exceeded."),
                               "rate")
             return reader, writer, None
-        if self.connections >= self.limits.max_connections:
+        if refused == MAX_CONNECTIONS:
             await self._fatal(writer, TooManyConnections(
                 "Unable to accept connection, too many open connections."), "max_connections")
             return reader, writer, None
+        holder["admitted"] = True           # a cluster-wide connection slot, given back when the socket closes
 
         writer.write(pgwire.authentication_cleartext_password())
         await writer.drain()
@@ -384,9 +399,11 @@ class Relay:
                 f"expected password response, got message type {getattr(pw, 'type', b'?')!r}"), "protocol")
             return reader, writer, None
         try:
-            identity = verify_token(pw.password, self.store, self.hostnames,
-                                    expiry_max_s=self.limits.token_expiry_max_s)
-            check_user_action(identity, user)
+            identity = verify_token(pw.password, self.store, self.hostnames, user=user,
+                                    expiry_max_s=self.limits.token_expiry_max_s,
+                                    clock_skew_s=self.limits.token_clock_skew_s)
+            authorize(identity, user, self.store, self.config.cluster_arn)
+            await self.admission.check(user, identity.principal_arn)
         except PgError as e:
             AUTH_FAILURES.labels(e.sqlstate).inc()
             log.info("authentication failed for user %r: %s", user, e.message)
@@ -395,7 +412,7 @@ class Relay:
         writer.write(pgwire.authentication_ok())
         options = {k: v for k, v in msg.params.items() if k not in ("user", "database")}
         leftover = parser.pending()
-        return reader, writer, (user, database, options, identity.principal_arn, leftover)
+        return reader, writer, (user, database, options, identity, leftover)
 
     # ------------------------------------------------------------------ compute side
 
@@ -430,8 +447,9 @@ class Relay:
                       detail=str(last) if last else None)
 
     async def _session(self, reader, writer, start_info) -> None:
-        user, database, options, principal, leftover = start_info
-        start = compute_pb2.SessionStart(user=user, database=database, options=options, iam_principal=principal)
+        user, database, options, identity, leftover = start_info
+        start = compute_pb2.SessionStart(user=user, database=database, options=options,
+                                         iam_principal=identity.principal_arn)
         try:
             compute_az, call, first = await self._open_compute(start)
         except PgError as e:
@@ -440,17 +458,21 @@ class Relay:
         SESSIONS_STARTED.labels(compute_az).inc()
         self.connections += 1
         CONN_OPEN.inc()
+        started = time.monotonic()
+        _SESSION_STARTS[id(writer)] = started
+        txn = _TxnWatch(user, identity)
         try:
             writer.write(first.messages)
             await writer.drain()
             if first.close:
                 return
-            up = asyncio.create_task(self._pump_up(reader, writer, call, leftover))
-            down = asyncio.create_task(self._pump_down(writer, call))
+            up = asyncio.create_task(self._pump_up(reader, writer, call, leftover, txn))
+            down = asyncio.create_task(self._pump_down(writer, call, txn))
             timeout = self.limits.session_max_s
             done, pending = await asyncio.wait({up, down}, timeout=timeout,
                                                return_when=asyncio.FIRST_COMPLETED)
             if not done:
+                SESSIONS_ENDED.labels("max_duration").inc()
                 writer.write(pgwire.error_response(PgError(
                     f"terminating connection: the maximum session duration of {timeout} seconds was reached",
                     sqlstate="57P01"), "FATAL"))
@@ -483,8 +505,21 @@ class Relay:
             call.cancel()
             self.connections -= 1
             CONN_OPEN.dec()
+            _SESSION_STARTS.pop(id(writer), None)
+            SESSION_DURATION.observe(time.monotonic() - started)
 
-    async def _pump_up(self, reader: asyncio.StreamReader, writer, call, leftover: bytes) -> bool:
+    def _reauthorize(self, txn: _TxnWatch) -> None:
+        """At the start of a transaction: the principal must still be allowed to connect."""
+        try:
+            authorize(txn.identity, txn.user, self.store, self.config.cluster_arn)
+        except PgError as e:
+            AUTH_FAILURES.labels(e.sqlstate).inc()
+            SESSIONS_ENDED.labels("revoked").inc()
+            log.info("session of %s as %r ended: %s", txn.identity.principal_arn, txn.user, e.detail)
+            raise
+
+    async def _pump_up(self, reader: asyncio.StreamReader, writer, call, leftover: bytes,
+                       txn: _TxnWatch) -> bool:
         """Client to compute; True when the client sent Terminate, False on EOF."""
         parser = pgwire.FrontendParser(startup=False)
         data = leftover
@@ -493,6 +528,9 @@ class Relay:
                 parser.feed(data)
                 frames, terminated = parser.take_frames()    # raises 08P01 on an oversized length
                 if frames:
+                    if txn.idle and frames != pgwire.terminate_msg():
+                        self._reauthorize(txn)
+                    txn.idle = False
                     await call.write(compute_pb2.SessionUp(messages=frames))
                 if terminated:
                     with contextlib.suppress(Exception):
@@ -502,13 +540,16 @@ class Relay:
             if not data:
                 return False
 
-    async def _pump_down(self, writer: asyncio.StreamWriter, call) -> None:
+    async def _pump_down(self, writer: asyncio.StreamWriter, call, txn: _TxnWatch) -> None:
         while True:
             msg = await call.read()
             if msg is grpc.aio.EOF:
                 return
             if msg.messages:
                 writer.write(msg.messages)
+                # The compute flushes after ReadyForQuery, so it ends a chunk; 'I' = no transaction open.
+                if msg.messages[-6:-1] == _READY_FOR_QUERY:
+                    txn.idle = msg.messages[-1:] == b"I"
                 await writer.drain()
             if msg.close:
                 return

@@ -14,6 +14,13 @@ resumes after the last applied index, so storage may start before the journal.
 
 Reads wait (asyncio) until closed_ts >= read_ts, at most READ_WAIT_S, else
 UNAVAILABLE (the client then tries another AZ's storage).
+
+Catch-up past the journal's log head. A journal keeps only its newest entries
+(`journal_retain_entries`); a replica that was away longer is refused with
+OUT_OF_RANGE (trailing metadata `dsql-log-first`). It then copies a RocksDB
+checkpoint from a peer storage replica whose applied index reaches that head
+(`dsql.storage.v1.Replica/Checkpoint`, a stream of file chunks), swaps it in for
+its own database and resumes tailing from the checkpoint's applied index.
 """
 
 from __future__ import annotations
@@ -23,10 +30,15 @@ import heapq
 import itertools
 import logging
 import os
+import pathlib
+import shutil
+import struct
+import tempfile
 import time
 
 import grpc
 from prometheus_client import Counter, Gauge, Histogram
+from rocksdict import Checkpoint as RocksCheckpoint
 
 from services.common.config import ClusterConfig
 from services.common.hlc import wall_us
@@ -71,6 +83,14 @@ ROWS_RETURNED = Counter("dsql_storage_rows_returned_total", "Rows returned by Sc
 ROWS_EXAMINED = Counter("dsql_storage_rows_examined_total", "Visible rows a Scan looked at", ["pushdown"])
 BYTES_RETURNED = Counter("dsql_storage_scan_bytes_returned_total", "Key and value bytes returned by Scan",
                          ["pushdown"])
+CHECKPOINTS_INSTALLED = Counter("dsql_storage_checkpoints_installed_total",
+                                "Times this replica replaced its database with a peer's checkpoint")
+CHECKPOINTS_SERVED = Counter("dsql_storage_checkpoints_served_total", "Checkpoints sent to peer replicas")
+LOG_FIRST_METADATA = "dsql-log-first"
+REPLICA_SERVICE = "dsql.storage.v1.Replica"
+CHUNK_BYTES = 1 << 20
+_NAME = struct.Struct("<H")
+END_OF_CHECKPOINT = _NAME.pack(0)
 CONNECTED = Gauge("dsql_storage_journal_connected", "1 while subscribed to the journal")
 
 
@@ -80,7 +100,13 @@ class StorageServer(sgrpc.StorageServicer):
         self.az = az
         data_dir = config.az_dir(az, "storage")
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = Store(data_dir / "db")
+        self.data_dir = data_dir
+        db, incoming = data_dir / "db", data_dir / "db.incoming"
+        if not db.exists() and incoming.exists():     # a crash in the middle of a swap
+            incoming.rename(db)
+        for leftover in (incoming, data_dir / "db.old"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        self.store = Store(db)
         self._waiters: list[tuple[int, int, asyncio.Future]] = []
         self._seq = itertools.count()
         self._task: asyncio.Task | None = None
@@ -155,6 +181,12 @@ class StorageServer(sgrpc.StorageServicer):
                 raise
             except grpc.aio.AioRpcError as e:
                 CONNECTED.set(0)
+                first = dict(e.trailing_metadata() or ()).get(LOG_FIRST_METADATA)
+                if e.code() == grpc.StatusCode.OUT_OF_RANGE and first:
+                    log.warning("journal %s no longer has entry %d (its log starts at %s): copying a "
+                                "checkpoint from a peer", target, self.store.applied_index + 1, first)
+                    if await self._install_checkpoint(int(first) - 1):
+                        continue
                 leader = None
                 if e.code() == grpc.StatusCode.FAILED_PRECONDITION:
                     for k, v in (e.trailing_metadata() or ()):
@@ -180,6 +212,90 @@ class StorageServer(sgrpc.StorageServicer):
             backoff = min(backoff * 2, BACKOFF_MAX_S)
             pos = (pos + 1) % len(targets)
             target = targets[pos]
+
+    # -- checkpoints -----------------------------------------------------------------------------
+
+    def replica_handlers(self):
+        return grpc.method_handlers_generic_handler(REPLICA_SERVICE, {
+            "Checkpoint": grpc.unary_stream_rpc_method_handler(self.Checkpoint)})
+
+    async def Checkpoint(self, request: bytes, context):
+        """Stream a consistent checkpoint of this replica's database: per chunk u16 name length,
+        name, data (files one after another), then END_OF_CHECKPOINT."""
+        loop = asyncio.get_running_loop()
+        tmp = pathlib.Path(tempfile.mkdtemp(prefix="checkpoint-", dir=self.data_dir))
+        path = tmp / "db"
+        try:
+            await loop.run_in_executor(None, lambda: RocksCheckpoint(self.store.db).create_checkpoint(str(path)))
+            for f in sorted(path.iterdir()):
+                name = f.name.encode()
+                with open(f, "rb") as fh:
+                    while True:
+                        chunk = await loop.run_in_executor(None, fh.read, CHUNK_BYTES)
+                        yield _NAME.pack(len(name)) + name + chunk
+                        if len(chunk) < CHUNK_BYTES:
+                            break
+            CHECKPOINTS_SERVED.inc()
+            yield END_OF_CHECKPOINT
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    async def _install_checkpoint(self, need_index: int) -> bool:
+        """Replace the database with a peer's checkpoint that has applied at least need_index."""
+        incoming = self.data_dir / "db.incoming"
+        for az in sorted(a for a in self.config.azs if a != self.az and "storage" in self.config.azs[a]):
+            target = self.config.endpoint(az, "storage").grpc_target
+            channel = grpc.aio.insecure_channel(target, options=GRPC_OPTIONS)
+            try:
+                status = await sgrpc.StorageStub(channel).Status(pb.StatusRequest(), timeout=5)
+                if status.applied_index < need_index:
+                    continue
+                shutil.rmtree(incoming, ignore_errors=True)
+                incoming.mkdir()
+                call = channel.unary_stream(f"/{REPLICA_SERVICE}/Checkpoint")(b"", timeout=600)
+                complete = False
+                files = {}
+                async for msg in call:
+                    if msg == END_OF_CHECKPOINT:
+                        complete = True
+                        break
+                    (n,) = _NAME.unpack_from(msg)
+                    name = msg[_NAME.size:_NAME.size + n].decode()
+                    if "/" in name or name in ("", ".", ".."):
+                        raise ValueError(f"bad file name in checkpoint: {name!r}")
+                    fh = files.get(name) or files.setdefault(name, open(incoming / name, "wb"))
+                    fh.write(msg[_NAME.size + n:])
+                for fh in files.values():
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                    fh.close()
+                if not complete:
+                    raise RuntimeError("the checkpoint stream ended early")
+                _fsync_dir(incoming)
+                self._swap_in(incoming)
+                if self.store.applied_index < need_index:
+                    log.error("checkpoint from %s is at %d, below %d", az, self.store.applied_index, need_index)
+                    continue
+                CHECKPOINTS_INSTALLED.inc()
+                log.info("installed a checkpoint from storage %s: applied index %d", az, self.store.applied_index)
+                return True
+            except (grpc.aio.AioRpcError, OSError, ValueError, RuntimeError) as e:
+                log.warning("checkpoint from storage %s failed: %s", az, e)
+            finally:
+                await channel.close()
+        return False
+
+    def _swap_in(self, incoming: pathlib.Path) -> None:
+        """On the event loop, so no read or apply sees half of it."""
+        db, old = self.data_dir / "db", self.data_dir / "db.old"
+        self.store.close()
+        db.rename(old)
+        incoming.rename(db)
+        _fsync_dir(self.data_dir)
+        self.store = Store(db)
+        shutil.rmtree(old, ignore_errors=True)
+        APPLIED_INDEX.set(self.store.applied_index)
+        self._on_batch(jpb.LogBatch(closed_ts=self.store.closed_ts))
 
     def _on_batch(self, batch: jpb.LogBatch) -> None:
         st = self.store
@@ -261,6 +377,7 @@ async def serve(config: ClusterConfig, az: str) -> None:
     ss = StorageServer(config, az)
     server = grpc.aio.server(options=GRPC_OPTIONS)
     sgrpc.add_StorageServicer_to_server(ss, server)
+    server.add_generic_rpc_handlers((ss.replica_handlers(),))
     if not server.add_insecure_port(f"{ep.host}:{ep.grpc_port}"):
         raise RuntimeError(f"cannot bind {ep.host}:{ep.grpc_port}")
     ss.start_background()
@@ -279,3 +396,11 @@ async def serve(config: ClusterConfig, az: str) -> None:
     finally:
         await server.stop(1.0)
         await ss.stop()
+
+
+def _fsync_dir(path: pathlib.Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

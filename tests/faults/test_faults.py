@@ -31,7 +31,7 @@ AFTER_COMMITS = 5
 @pytest.fixture(scope="module")
 def fc(fault_cluster: FaultCluster) -> FaultCluster:
     w = Workload(fault_cluster.config, "")
-    with w.connect(autocommit=True) as conn:
+    with w.connect_retrying(autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     return fault_cluster
 
@@ -168,3 +168,37 @@ def test_partition_isolates_the_leaders_az(fc):
             kv.close()
     _finish(fc, w, f"{victim} isolated, {new} elected",
             {"election": t_elected - t_cut, "writes resumed after": resumed - t_cut})
+
+
+def _scrape(fc: FaultCluster, az: str, service: str) -> dict[str, float]:
+    import urllib.request
+    port = fc.config.endpoint(az, service).metrics_port
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line and not line.startswith("#")}
+
+
+def test_replication_metrics(fc):
+    """The issue's metrics, read from the processes after the faults: Raft term, role, commit and
+    applied index, lag per follower, snapshot index, the commit latency histogram; storage
+    applied index and closed-timestamp and apply lag."""
+    fc.ensure_running()
+    fc.converged()
+    leader = wait_until("a journal leader", fc.leader)
+    m = _scrape(fc, leader, "journal")
+    assert m["dsql_journal_raft_role"] == 3 and m["dsql_journal_raft_term"] >= 1
+    assert m["dsql_journal_raft_commit_index"] >= m["dsql_journal_raft_applied_index"] > 0
+    for peer in fc.azs:
+        if peer != leader:
+            assert f'dsql_journal_raft_replication_lag_entries{{peer="{peer}"}}' in m
+    assert "dsql_journal_raft_snapshot_index" in m
+    assert m["dsql_journal_commit_seconds_count"] > 0 and 'dsql_journal_commit_seconds_bucket{le="0.01"}' in m
+    for az in fc.azs:
+        if az != leader:
+            f = _scrape(fc, az, "journal")
+            assert f["dsql_journal_raft_role"] == 0 and f["dsql_journal_raft_term"] == m["dsql_journal_raft_term"]
+        s = _scrape(fc, az, "storage")
+        assert s["dsql_storage_applied_index"] == fc.storage(az).applied_index > 0
+        for name in ("dsql_storage_closed_ts_lag_seconds", "dsql_storage_apply_lag_seconds",
+                     "dsql_storage_applied_ts_age_seconds"):
+            assert name in s, name

@@ -41,8 +41,19 @@ class Workload:
     def connect(self, **kwargs) -> psycopg.Connection:
         return psycopg.connect(dsn(self.config), password=make_token(self.config), connect_timeout=10, **kwargs)
 
+    def connect_retrying(self, timeout: float = 90.0, **kwargs) -> psycopg.Connection:
+        """A connection, retried while the cluster is still settling (a busy machine)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.connect(**kwargs)
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
     def setup(self) -> None:
-        with self.connect(autocommit=True) as conn:
+        with self.connect_retrying(autocommit=True) as conn:
             conn.execute(f"CREATE TABLE {self.table} (k int PRIMARY KEY, v text NOT NULL)")
             conn.execute(f"INSERT INTO {self.table} VALUES " + ", ".join(f"({k}, '')" for k in range(self.keys)))
 
@@ -80,7 +91,7 @@ class Workload:
 
     def check(self) -> dict:
         """Read the final lists and run the history checker; returns its result."""
-        with self.connect(autocommit=True) as conn:
+        with self.connect_retrying(autocommit=True) as conn:
             final = {k: _parse(v) for k, v in conn.execute(f"SELECT k, v FROM {self.table}").fetchall()}
         with self._lock:
             hist = [dict(h) for h in self.history]

@@ -19,6 +19,7 @@ import yaml
 from tests.operator import conftest  # noqa: F401  (puts operator/ on sys.path)
 
 from dsql_operator import crd, material, model, resources  # noqa: E402
+from services.common.auth.store import CredentialStore  # noqa: E402
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate", reason="pip install kubernetes-validate==1.37.0")
 jsonschema = pytest.importorskip("jsonschema")
@@ -77,6 +78,7 @@ def test_cluster_json_is_a_cluster_config_the_services_load():
     assert config.limits.max_connections == 50 and config.limits.connection_rate_per_s == 2.5
     assert config.limits.connection_burst == 100          # untouched quotas keep the guide's default
     assert config.client_port == 5432 and config.tls_ca.endswith("/ca.crt")
+    assert config.cluster_arn == c.arn                    # what credential-store policies name
     # Tokens signed for the client Service's DNS name are accepted by the relays.
     assert "demo.db.svc.cluster.local" in config.hostnames and "localhost" in config.hostnames
     assert config.journal_replication == "raft"          # one journal replica per zone, replicated
@@ -136,7 +138,9 @@ def test_generated_credentials_are_the_launchers_format():
     store = json.loads(creds["credentials.json"])
     key = store["keys"][0]
     assert key["access_key_id"].startswith("AKIA") and len(key["secret_access_key"]) == 40
-    assert key["allow"] == ["dsql:DbConnectAdmin", "dsql:DbConnect"]
+    assert key["principal_arn"] == "arn:aws:iam::000000000000:user/demo"
+    loaded = CredentialStore.from_dict(store)
+    assert loaded.is_allowed(key["principal_arn"], "DbConnectAdmin", model.parse(body()).arn)
     assert creds["AWS_ACCESS_KEY_ID"].decode() == key["access_key_id"]
     assert f"aws_secret_access_key = {key['secret_access_key']}" in creds["aws-credentials"].decode()
     secret = resources.secret(model.parse(body()), "demo-credentials", "credentials", creds)

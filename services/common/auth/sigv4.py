@@ -30,7 +30,7 @@ SERVICE = "dsql"
 ACTIONS = ("DbConnectAdmin", "DbConnect")
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
-MAX_FUTURE_SKEW_S = 300          # tolerated clock difference for X-Amz-Date in the future
+DEFAULT_CLOCK_SKEW_S = 300       # tolerated clock difference for X-Amz-Date in the future (Limits)
 ADMIN_USER = "admin"
 
 _SAFE = "-_.~"
@@ -47,6 +47,8 @@ class Identity:
 
 class _Store(Protocol):
     def get(self, access_key_id: str): ...
+
+    def is_allowed(self, principal_arn: str, action: str, resource: str) -> bool: ...
 
 
 def _enc(s: str) -> str:
@@ -113,35 +115,40 @@ def generate_token(hostname: str, region: str, access_key_id: str, secret_access
     return f"{hostname}/?{query}&X-Amz-Signature={sig}"
 
 
-def _bad(msg: str, detail: str | None = None, hint: str | None = None) -> PgError:
-    return InvalidPassword(msg, detail=detail, hint=hint, severity="FATAL")
-
-
-def _denied(msg: str, detail: str | None = None, hint: str | None = None) -> PgError:
-    return InvalidAuthorization(msg, detail=detail, hint=hint, severity="FATAL")
+def auth_failed(user: str, detail: str, hint: str | None = None, sqlstate: str = "28P01") -> PgError:
+    """The guide's `IAM authentication failed for user "..."`; the reason goes in DETAIL."""
+    cls = InvalidPassword if sqlstate == "28P01" else InvalidAuthorization
+    return cls(f'IAM authentication failed for user "{user}"', detail=detail, hint=hint, severity="FATAL")
 
 
 def verify_token(token: str, store: _Store, hostnames: Iterable[str], now: float | None = None,
-                 expiry_max_s: int = 604800) -> Identity:
-    """Check an auth token; return who signed it or raise a FATAL PgError (28P01/28000)."""
+                 expiry_max_s: int = 604800, clock_skew_s: int = DEFAULT_CLOCK_SKEW_S,
+                 user: str = ADMIN_USER) -> Identity:
+    """Authenticate an auth token: who signed it, for which action. Raises a FATAL PgError:
+    28P01 for a malformed, unknown-key, forged, expired or not-yet-valid token, 28000 for a
+    token signed for another host."""
     if now is None:
         now = time.time()
+
+    def bad(detail: str, hint: str | None = None) -> PgError:
+        return auth_failed(user, detail, hint)
+
     token = (token or "").strip()
     if not token:
-        raise _bad("authentication token is empty",
-                   hint="Use a DSQL auth token (e.g. `aws dsql generate-db-connect-admin-auth-token`) as the password.")
+        raise bad("The auth token is empty.",
+                  "Use a DSQL auth token (e.g. `aws dsql generate-db-connect-admin-auth-token`) as the password.")
     lower = token.lower()
     if lower.startswith("https://") or lower.startswith("http://"):
         token = token.split("://", 1)[1]
+    not_url = "The auth token is malformed: it is not a presigned URL."
     try:
         parts = urlsplit("https://" + token)
         host_header = _host_header(parts.netloc)
         hostname = (parts.hostname or "").lower()
     except ValueError:
-        raise _bad("malformed authentication token: not a presigned URL") from None
+        raise bad(not_url) from None
     if not hostname or parts.path not in ("", "/") or not parts.query or parts.fragment:
-        raise _bad("malformed authentication token: not a presigned URL",
-                   hint="The password must be an auth token generated for this cluster's endpoint.")
+        raise bad(not_url, "The password must be an auth token generated for this cluster's endpoint.")
     params: dict[str, str] = {}
     pairs: list[tuple[str, str]] = []
     for item in parts.query.split("&"):
@@ -150,7 +157,7 @@ def verify_token(token: str, store: _Store, hostnames: Iterable[str], now: float
         k, _, v = item.partition("=")
         k, v = unquote(k), unquote(v)
         if k in params:
-            raise _bad(f"malformed authentication token: repeated parameter {k}")
+            raise bad(f"The auth token is malformed: repeated parameter {k}.")
         params[k] = v
         if k != "X-Amz-Signature":
             pairs.append((k, v))
@@ -158,12 +165,12 @@ def verify_token(token: str, store: _Store, hostnames: Iterable[str], now: float
     def need(name: str) -> str:
         v = params.get(name)
         if v is None or v == "":
-            raise _bad(f"malformed authentication token: missing {name}")
+            raise bad(f"The auth token is malformed: missing {name}.")
         return v
 
     action = need("Action")
     if need("X-Amz-Algorithm") != ALGORITHM:
-        raise _bad(f"malformed authentication token: unsupported algorithm {params['X-Amz-Algorithm']!r}")
+        raise bad(f"The auth token is malformed: unsupported algorithm {params['X-Amz-Algorithm']!r}.")
     credential = need("X-Amz-Credential")
     amz_date = need("X-Amz-Date")
     expires_s = need("X-Amz-Expires")
@@ -171,76 +178,75 @@ def verify_token(token: str, store: _Store, hostnames: Iterable[str], now: float
     signature = need("X-Amz-Signature").lower()
     cred_parts = credential.split("/")
     if len(cred_parts) != 5 or cred_parts[4] != "aws4_request":
-        raise _bad("malformed authentication token: invalid X-Amz-Credential")
+        raise bad("The auth token is malformed: invalid X-Amz-Credential.")
     access_key_id, cred_date, region, service, _ = cred_parts
     if service != SERVICE:
-        raise _bad(f"authentication token is signed for service {service!r}, not {SERVICE!r}")
+        raise bad(f"The auth token is signed for service {service!r}, not {SERVICE!r}.")
     if not _DATE_RE.match(amz_date) or cred_date != amz_date[:8]:
-        raise _bad("malformed authentication token: invalid X-Amz-Date")
+        raise bad("The auth token is malformed: invalid X-Amz-Date.")
     try:
         signed_at = _dt.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(
             tzinfo=_dt.timezone.utc).timestamp()
     except ValueError:
-        raise _bad("malformed authentication token: invalid X-Amz-Date") from None
+        raise bad("The auth token is malformed: invalid X-Amz-Date.") from None
     if not expires_s.isdigit():
-        raise _bad("malformed authentication token: invalid X-Amz-Expires")
+        raise bad("The auth token is malformed: invalid X-Amz-Expires.")
     expires = int(expires_s)
     if signed_headers.lower() != "host":
-        raise _bad("malformed authentication token: only the host header may be signed")
+        raise bad("The auth token is malformed: only the host header may be signed.")
     if not _SIG_RE.match(signature):
-        raise _bad("malformed authentication token: invalid X-Amz-Signature")
+        raise bad("The auth token is malformed: invalid X-Amz-Signature.")
     if action not in ACTIONS:
-        raise _bad(f"authentication token has unknown action {action!r}",
-                   detail="Expected DbConnectAdmin or DbConnect.")
+        raise bad(f"The auth token has an unknown action {action!r}; expected DbConnectAdmin or DbConnect.")
 
     allowed_hosts = {h.lower() for h in hostnames}
     if hostname not in allowed_hosts and host_header not in allowed_hosts:
-        raise _denied(f"authentication token was generated for host \"{hostname}\", which is not this cluster",
-                      hint="Generate the token for one of: " + ", ".join(sorted(allowed_hosts)))
+        raise auth_failed(user, f'The auth token was generated for host "{hostname}", which is not this cluster.',
+                          "Generate the token for one of: " + ", ".join(sorted(allowed_hosts)), "28000")
 
     cred = store.get(access_key_id)
     if cred is None:
-        raise _bad("the access key id in the authentication token does not exist in our records",
-                   detail=f"Access key id: {access_key_id}")
+        raise bad("The AWS Access Key ID you provided does not exist in our records.",
+                  f"Access key id: {access_key_id}")
     want_token = getattr(cred, "session_token", None)
     if want_token is not None and params.get("X-Amz-Security-Token") != want_token:
-        raise _bad("the security token included in the authentication token is invalid")
+        raise bad("The security token included in the auth token is invalid.")
 
-    ok = False
-    for payload_hash in (EMPTY_SHA256, UNSIGNED_PAYLOAD):
-        expected = _signature(cred.secret_access_key, amz_date, region, host_header, pairs, payload_hash)
-        if hmac.compare_digest(expected, signature):
-            ok = True
-            break
-    if not ok:
-        raise _bad("the signature of the authentication token does not match",
-                   hint="Check the secret access key and region used to generate the token.")
+    if not any(hmac.compare_digest(signature, _signature(cred.secret_access_key, amz_date, region, host_header,
+                                                         pairs, payload_hash))
+               for payload_hash in (EMPTY_SHA256, UNSIGNED_PAYLOAD)):
+        raise bad("The signature of the auth token does not match the signature we calculated.",
+                  "Check the secret access key and region used to generate the token.")
 
     if expires > expiry_max_s:
-        raise _bad(f"authentication token expiry of {expires} seconds exceeds the maximum of {expiry_max_s} seconds")
-    if expires <= 0:
-        raise _bad("authentication token has expired")
-    if signed_at > now + MAX_FUTURE_SKEW_S:
-        raise _bad("authentication token is not yet valid: its signing time is in the future",
-                   detail=f"X-Amz-Date: {amz_date}")
-    if now > signed_at + expires:
-        raise _bad("authentication token has expired",
-                   detail=f"The token was signed at {amz_date} and was valid for {expires} seconds.",
-                   hint="Generate a new auth token.")
-
-    if not cred.allows(action):
-        raise _denied(f"access denied: {getattr(cred, 'principal_arn', access_key_id)} is not allowed "
-                      f"to perform dsql:{action}")
+        raise bad(f"The auth token's expiry of {expires} seconds exceeds the maximum of {expiry_max_s} seconds.")
+    if signed_at > now + clock_skew_s:
+        raise bad(f"The auth token is not yet valid: it was signed at {amz_date}, more than {clock_skew_s} "
+                  "seconds in the future.", "Check the clock of the machine that generated the token.")
+    if expires <= 0 or now > signed_at + expires:
+        raise bad(f"The auth token has expired: it was signed at {amz_date} and was valid for {expires} seconds.",
+                  "Generate a new auth token.")
+    if cred.expiration is not None and now >= cred.expiration:
+        raise bad("The security token included in the auth token is expired.",
+                  "The temporary credentials that signed the token have expired; refresh them.")
     return Identity(principal_arn=cred.principal_arn, access_key_id=access_key_id, action=action)
 
 
-def check_user_action(identity: Identity, user: str) -> None:
-    """The admin role needs a DbConnectAdmin token; other roles a DbConnect token."""
-    if user == ADMIN_USER:
-        if identity.action != "DbConnectAdmin":
-            raise _denied(f"unable to connect as role \"{user}\": it requires a DbConnectAdmin auth token",
-                          hint="Generate the token with generate-db-connect-admin-auth-token.")
-    elif identity.action != "DbConnect":
-        raise _denied(f"unable to connect as role \"{user}\": custom database roles require a DbConnect auth token",
-                      hint="Generate the token with generate-db-connect-auth-token, "
-                           "or connect as \"admin\".")
+def authorize(identity: Identity, user: str, store: _Store, resource: str, now: float | None = None) -> None:
+    """May this identity (still) connect as `user` to the cluster `resource`? Checked at connect
+    and again at the start of every transaction. Raises a FATAL 28000 PgError."""
+    if user == ADMIN_USER and identity.action != "DbConnectAdmin":
+        raise auth_failed(user, f'Role "{user}" requires a DbConnectAdmin auth token.',
+                          "Generate the token with generate-db-connect-admin-auth-token.", "28000")
+    if user != ADMIN_USER and identity.action != "DbConnect":
+        raise auth_failed(user, "Custom database roles require a DbConnect auth token.",
+                          'Generate the token with generate-db-connect-auth-token, or connect as "admin".', "28000")
+    cred = store.get(identity.access_key_id)
+    if cred is None or cred.principal_arn != identity.principal_arn:
+        raise auth_failed(user, f"The access key {identity.access_key_id} of {identity.principal_arn} "
+                                "no longer exists.", sqlstate="28000")
+    if cred.expiration is not None and (now if now is not None else time.time()) >= cred.expiration:
+        raise auth_failed(user, "The security token included in the auth token is expired.", sqlstate="28000")
+    if not store.is_allowed(identity.principal_arn, identity.action, resource):
+        raise auth_failed(user, f"User: {identity.principal_arn} is not authorized to perform: "
+                                f"dsql:{identity.action} on resource: {resource}", sqlstate="28000")

@@ -14,6 +14,7 @@ from pglast import ast
 from services.common import errors
 from services.common.errors import PgError
 
+from . import constraints, objects
 from . import functions as F
 from . import syscat
 from . import types as T
@@ -182,6 +183,19 @@ def search_path(session) -> list[str]:
     return out
 
 
+def current_user(session) -> str:
+    """The role privileges are checked for: SET ROLE's choice, else the session user."""
+    role = (getattr(session, "settings", None) or {}).get("role", "none")
+    user = getattr(session, "user", "admin")
+    if not role or role in ("none", user):
+        return user
+    # however the setting was made (SET ROLE checks it too), never act as a role one is not a member of
+    from ..authcatalog import auth_of
+    if role not in auth_of(session.catalog).member_roles(user):
+        raise PgError(f'permission denied to set role "{role}"', sqlstate="42501")
+    return role
+
+
 def resolve_schema(catalog, session, name: str | None, relname: str, create: bool = False) -> str:
     """The schema an unqualified name refers to (PostgreSQL's search_path rules)."""
     if name:
@@ -312,6 +326,8 @@ class Binder(ArrayBinder):
         self.param_types: list[int] = list(param_types or [])
         self.session = session
         self.tables_used: dict[tuple[str, str], int] = {}   # -> revision seen
+        self.objects_used: dict[tuple[str, str, str], int] = {}   # (kind, schema, key) -> revision: sequences, functions
+        self.privileges_used: dict[tuple[str, str], set[str]] = {}   # -> SELECT / INSERT / UPDATE / DELETE
         self.param_locations: dict[int, int | None] = {}
         self.ctes: list[dict] = []          # WITH name -> (SelectStmt node, column names), innermost last
         self.outer: list[Scope] = []        # enclosing queries' scopes (correlated references)
@@ -335,7 +351,7 @@ class Binder(ArrayBinder):
         return None
 
     # ---- tables
-    def lookup_table(self, rv: ast.RangeVar):
+    def lookup_table(self, rv: ast.RangeVar, privilege: str = "SELECT"):
         schema, name = qualified(rv, self.catalog, self.session)
         if rv.catalogname and rv.catalogname != self.catalog.database:
             raise errors.FeatureNotSupported(
@@ -346,6 +362,7 @@ class Binder(ArrayBinder):
             raise errors.UndefinedTable(f'relation "{name if not rv.schemaname else schema + "." + name}" does not exist',
                                         position=self.pos(rv))
         self.tables_used[(schema, name)] = t.revision
+        self.privileges_used.setdefault((schema, name), set()).add(privilege)
         return t
 
     def table_entry(self, t, alias: str | None, offset: int = 0) -> RangeEntry:
@@ -503,7 +520,13 @@ class Binder(ArrayBinder):
         return e
 
     def x_TypeCast(self, n, scope, allow_agg):
-        oid, typmod = type_from_typename(n.typeName, self.stmt)
+        try:
+            oid, typmod = type_from_typename(n.typeName, self.stmt)
+        except errors.UndefinedObject:
+            cast = objects.domain_cast(self, n, scope, allow_agg)
+            if cast is None:
+                raise
+            return cast
         if isinstance(n.arg, ast.A_ArrayExpr) and not n.arg.elements and is_array(oid):
             return Const([], oid, location=self.pos(n))
         arg = self.expr(n.arg, scope, allow_agg)
@@ -764,7 +787,7 @@ class Binder(ArrayBinder):
             f = _local_time
             t = T.TIME
         elif name in ("current_user", "session_user", "current_role"):
-            user = getattr(sess, "user", "admin")
+            user = getattr(sess, "user", "admin") if name == "session_user" else current_user(sess)
             return Const(user, T.NAME)
         elif name == "current_catalog":
             return Const(self.catalog.database, T.NAME)
@@ -776,6 +799,9 @@ class Binder(ArrayBinder):
         names = _str_nodes(n.funcname)
         name = names[-1].lower()
         loc = self.pos(n)
+        user_call = objects.bind_call(self, n, names, scope, allow_agg)   # sequences, SQL functions
+        if user_call is not None:
+            return user_call
         if len(names) > 1 and names[0] not in ("pg_catalog",):
             raise errors.UndefinedFunction(f"function {'.'.join(names)}() does not exist", position=loc)
         if n.over is not None:
@@ -867,7 +893,7 @@ class Binder(ArrayBinder):
             return Func("concat", concat, args, T.TEXT, strict=False)
         if name in ("current_schema", "current_database", "current_user", "session_user", "current_catalog") \
                 and not args:
-            user = getattr(self.session, "user", "admin")
+            user = getattr(self.session, "user", "admin") if name == "session_user" else current_user(self.session)
             v = {"current_schema": self.current_schema(), "current_database": self.catalog.database,
                  "current_catalog": self.catalog.database}.get(name, user)
             return Const(v, T.NAME, location=loc)
@@ -1655,7 +1681,7 @@ class Binder(ArrayBinder):
     def bind_insert(self, n: ast.InsertStmt) -> BoundInsert:
         if n.withClause is not None:
             return self._dml_with(n, self.bind_insert)
-        t = self.lookup_table(n.relation)
+        t = self.lookup_table(n.relation, "INSERT")
         alias = n.relation.alias.aliasname if n.relation.alias is not None else t.name
         entry = self.table_entry(t, alias)
         scope = Scope([entry])
@@ -1732,6 +1758,10 @@ class Binder(ArrayBinder):
                     if isinstance(rt.val, ast.SetToDefault):
                         e = self.default_expr(t, p)
                     else:
+                        target_error = constraints.update_target_error(c)
+                        if target_error is not None:
+                            target_error.position = self.pos(rt)
+                            raise target_error
                         e = self.assign(self.expr(rt.val, cscope, False), c)
                     conflict_sets.append((p, e))
                 if occ.whereClause is not None:
@@ -1739,6 +1769,8 @@ class Binder(ArrayBinder):
         sel = n.selectStmt
         rows = None
         bsel = None
+        override = {"OVERRIDING_SYSTEM_VALUE": "system", "OVERRIDING_USER_VALUE": "user"}.get(
+            getattr(n.override, "name", ""), None)
         if sel is None:
             rows = [[self.default_expr(t, i) for i in range(len(t.columns))]]
         elif sel.valuesLists:
@@ -1752,9 +1784,13 @@ class Binder(ArrayBinder):
                                   position=self.pos(n.cols[len(vl)]))
                 full: list[Expr | None] = [None] * len(t.columns)
                 for p, x in zip(positions[:len(vl)], vl):
-                    if isinstance(x, ast.SetToDefault):
+                    if isinstance(x, ast.SetToDefault) or (override == "user" and t.columns[p].identity):
                         full[p] = self.default_expr(t, p)
                     else:
+                        target_error = constraints.insert_target_error(t.columns[p], override == "system")
+                        if target_error is not None:
+                            target_error.position = self.pos(x)
+                            raise target_error
                         full[p] = self.assign(self.expr(x, Scope(), False), t.columns[p])
                 for i in range(len(full)):
                     if full[i] is None:
@@ -1764,6 +1800,10 @@ class Binder(ArrayBinder):
             bsel = self.bind_select(sel)
             if len(bsel.targets) > len(positions):
                 raise PgError("INSERT has more expressions than target columns", sqlstate="42601")
+            for p in positions[:len(bsel.targets)]:
+                target_error = constraints.insert_target_error(t.columns[p], override == "system")
+                if target_error is not None:
+                    raise target_error
             bsel.targets = [(nm, self.assign(e, t.columns[p])) for (nm, e), p in zip(bsel.targets, positions)]
             rows = None
             positions = positions[:len(bsel.targets)]
@@ -1776,7 +1816,9 @@ class Binder(ArrayBinder):
         c = t.columns[pos]
         if c.hidden:
             return Func("gen_random_uuid", F._gen_random_uuid, [], T.UUID, volatile=True)
-        if c.default is None:
+        if c.identity:
+            return self.assign(objects.nextval_expr(self, c.sequence), c)
+        if c.default is None or c.generated:
             return Const(None, c.type_oid, c.typmod)
         node = pglast.parse_sql(f"SELECT {c.default}")[0].stmt.targetList[0].val
         sub = Binder(self.catalog, Statement(node=node, text=c.default, kind="Expr", query=""), session=self.session)
@@ -1786,7 +1828,7 @@ class Binder(ArrayBinder):
     def bind_update(self, n: ast.UpdateStmt) -> BoundUpdate:
         if n.withClause is not None:
             return self._dml_with(n, self.bind_update)
-        t = self.lookup_table(n.relation)
+        t = self.lookup_table(n.relation, "UPDATE")
         alias = n.relation.alias.aliasname if n.relation.alias is not None else t.name
         entry = self.table_entry(t, alias)
         scope = Scope([entry])
@@ -1816,6 +1858,10 @@ class Binder(ArrayBinder):
             if isinstance(val, ast.SetToDefault):
                 e = self.default_expr(t, p)
             else:
+                target_error = constraints.update_target_error(c)
+                if target_error is not None:
+                    target_error.position = self.pos(rt)
+                    raise target_error
                 e = self.assign(self.expr(val, scope, False), c)
             sets.append((p, e))
         where = self.to_bool(self.expr(n.whereClause, scope, False), "WHERE") if n.whereClause is not None else None
@@ -1825,7 +1871,7 @@ class Binder(ArrayBinder):
     def bind_delete(self, n: ast.DeleteStmt) -> BoundDelete:
         if n.withClause is not None:
             return self._dml_with(n, self.bind_delete)
-        t = self.lookup_table(n.relation)
+        t = self.lookup_table(n.relation, "DELETE")
         alias = n.relation.alias.aliasname if n.relation.alias is not None else t.name
         entry = self.table_entry(t, alias)
         scope = Scope([entry])

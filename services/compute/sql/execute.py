@@ -22,6 +22,7 @@ import struct
 from services.common import errors, keycodec, pushdown
 from services.common.errors import PgError
 
+from . import constraints
 from . import functions as F
 from . import types as T
 from .expr import Env
@@ -54,6 +55,7 @@ class TableCodec:
             key_cols.update(pos)
             self.indexes.append((ix, pos, keycodec.object_prefix(ix.id), [kinds[p] for p in pos]))
         self.not_null_pos = [i for i, c in enumerate(table.columns) if (c.not_null or i in self.pk_pos)]
+        self.has_rules = bool(table.checks) or any(c.generated for c in table.columns)
         self.var_key_pos = [i for i in sorted(key_cols)
                             if kinds[i] in ("text", "varchar", "bpchar", "bytea", "numeric")]
 
@@ -72,7 +74,7 @@ class TableCodec:
         for ix, pos, prefix, kinds in self.indexes:
             vals = [row[p] for p in pos]
             k = keycodec.encode_key(prefix, kinds, vals)
-            if not ix.unique or any(v is None for v in vals):
+            if not ix.unique or (not ix.nulls_not_distinct and any(v is None for v in vals)):
                 k += row_key[len(self.prefix):]
             out.append((k, row_key, ix))
         return out
@@ -1013,14 +1015,24 @@ def _record_out(values, columns) -> str:
 VALUE_DESCRIPTION_CHARS_MAX = 64
 
 
+def _visible_record(table, row) -> str:
+    vis = [j for j, cc in enumerate(table.columns) if not cc.hidden]
+    return _record_out([row[j] for j in vis], [table.columns[j] for j in vis])
+
+
 def _check_row(table, row, codec: TableCodec, ctx: ExecContext) -> None:
+    """Generated columns, NOT NULL, CHECK (in PostgreSQL's order), then the size limits."""
+    rules = constraints.rules_for(table, ctx.env.session) if codec.has_rules else None
+    if rules is not None:
+        constraints.generate(rules, row, ctx.env)
     for i in codec.not_null_pos:
         if row[i] is None:
             c = table.columns[i]
-            vis = [j for j, cc in enumerate(table.columns) if not cc.hidden]
             raise errors.NotNullViolation(
                 f'null value in column "{c.name}" of relation "{table.name}" violates not-null constraint',
-                detail=f"Failing row contains {_record_out([row[j] for j in vis], [table.columns[j] for j in vis])}.")
+                detail=f"Failing row contains {_visible_record(table, row)}.")
+    if rules is not None:
+        constraints.check(rules, table, row, ctx.env, lambda r: _visible_record(table, r))
     lim = ctx.limits
     if lim is not None:
         for i in codec.var_key_pos:

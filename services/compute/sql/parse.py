@@ -11,6 +11,8 @@ from pglast.parser import ParseError
 
 from services.common import errors
 
+from .awsiam import parse_aws_iam
+
 # DSQL's own syntax, removed before pglast sees the text (same length, so positions hold).
 _ASYNC_RE = re.compile(r"^(\s*create\s+(?:unique\s+)?index\s+)(async)(\s)", re.I)
 
@@ -50,27 +52,36 @@ class Statement:
         return self.kind in DDL_KINDS
 
 
+ROLE_KINDS = {"CreateRoleStmt", "AlterRoleStmt", "DropRoleStmt", "GrantStmt", "GrantRoleStmt", "AwsIamStmt"}
 DDL_KINDS = {"CreateSchemaStmt", "CreateStmt", "IndexStmt", "DropStmt", "AlterTableStmt",
-             "RenameStmt", "AlterObjectSchemaStmt"}
+             "RenameStmt", "AlterObjectSchemaStmt", "CreateSeqStmt", "CreateDomainStmt", "CreateFunctionStmt"} | ROLE_KINDS
 DML_KINDS = {"SelectStmt", "InsertStmt", "UpdateStmt", "DeleteStmt"}
 SUPPORTED = DDL_KINDS | DML_KINDS | {"TransactionStmt", "VariableSetStmt", "VariableShowStmt",
                                       "ExplainStmt", "DeallocateStmt", "DiscardStmt", "CopyStmt", "VacuumStmt"}
 
 _UNSUPPORTED_NAMES = {
-    "ViewStmt": "CREATE VIEW", "CreateSeqStmt": "CREATE SEQUENCE", "CreateTrigStmt": "CREATE TRIGGER",
+    "ViewStmt": "CREATE VIEW", "CreateTrigStmt": "CREATE TRIGGER", "RuleStmt": "CREATE RULE",
+    "CreateRangeStmt": "CREATE TYPE", "CreateForeignTableStmt": "CREATE FOREIGN TABLE",
+    "CreatePLangStmt": "CREATE LANGUAGE", "CreateEventTrigStmt": "CREATE EVENT TRIGGER",
+    "AlterSeqStmt": "ALTER SEQUENCE", "AlterDomainStmt": "ALTER DOMAIN", "AlterFunctionStmt": "ALTER FUNCTION",
     "CreatedbStmt": "CREATE DATABASE", "TruncateStmt": "TRUNCATE", "VacuumStmt": "VACUUM",
     "CreateExtensionStmt": "CREATE EXTENSION", "CreateTableSpaceStmt": "CREATE TABLESPACE",
     "AlterSystemStmt": "ALTER SYSTEM", "CreateTableAsStmt": "CREATE TABLE AS",
-    "CompositeTypeStmt": "CREATE TYPE", "CreateEnumStmt": "CREATE TYPE", "DefineStmt": "CREATE",
+    "CompositeTypeStmt": "CREATE TYPE", "CreateEnumStmt": "CREATE TYPE",
 }
 
 
 def syntax_error(message: str, position: int | None) -> errors.PgError:
+    if re.fullmatch(r'role name ".*" is reserved', message):     # the grammar's reserved_name (42939)
+        return errors.PgError(message, sqlstate="42939", position=position)
     return errors.SyntaxError_(message, position=position)
 
 
 def parse(sql: str) -> list[Statement]:
     """Split and parse a query string; [] for an empty (or comment-only) string."""
+    iam = parse_aws_iam(sql)
+    if iam is not None:
+        return [Statement(node=iam, text=sql, kind="AwsIamStmt", query=sql)]
     text = sql
     is_async = False
     m = _ASYNC_RE.match(text)
@@ -110,6 +121,15 @@ def validate(st: Statement) -> None:
     kind = st.kind
     if kind == "VacuumStmt" and not node.is_vacuumcmd:
         return                          # ANALYZE (syscat/stats.py)
+    if kind == "DefineStmt":      # CREATE TYPE / AGGREGATE / OPERATOR ...
+        raise errors.FeatureNotSupported(f"CREATE {node.kind.name[7:].replace('_', ' ')} not supported")
+    if kind == "CreateTableAsStmt" and node.objtype.name == "OBJECT_MATVIEW":
+        raise errors.FeatureNotSupported("CREATE MATERIALIZED VIEW not supported")
+    if kind == "CreateFunctionStmt":
+        lang = next((o.arg.sval for o in node.options or () if o.defname == "language"), None)
+        if lang is not None and lang.lower() != "sql":
+            raise errors.FeatureNotSupported(f'unsupported language "{lang}"',
+                                             hint="Aurora DSQL supports functions in LANGUAGE SQL only.")
     if kind in _UNSUPPORTED_NAMES:
         raise errors.FeatureNotSupported(f"{_UNSUPPORTED_NAMES[kind]} not supported" if kind != "CreatedbStmt"
                                          else "unsupported statement")
@@ -127,8 +147,10 @@ def validate(st: Statement) -> None:
             raise errors.FeatureNotSupported("temporary tables not supported")
         if node.inhRelations:
             raise errors.FeatureNotSupported("INHERITS not supported")
-        if node.partspec is not None:
+        if node.partspec is not None or node.partbound is not None:
             raise errors.FeatureNotSupported("PARTITION not supported")
+        if node.tablespacename:
+            raise errors.FeatureNotSupported("tablespaces not supported")
         for el in node.tableElts or ():
             cons = []
             if isinstance(el, ast.ColumnDef):

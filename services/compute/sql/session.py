@@ -10,6 +10,7 @@ plan cache - on top of the catalog and the transaction client (see docs/ARCHITEC
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -25,12 +26,13 @@ from .functions_ext import quote_ident
 from .syscat import settings as sysettings
 from .bind import Binder
 from .ddl import DdlAction, prepare_ddl
-from .execute import ExecContext, TxnState, run, run_delete, run_insert, run_update
+from .execute import ExecContext, TxnState, check_cancel, insert_rows, run, run_delete, run_insert, run_update
 from .expr import Env
 from .. import txnmetrics as txn_metrics
 from ..kv import schema_key
 from .parse import DDL_KINDS, Statement, parse
 from .plan import Planner, explain
+from .privileges import check_tables, has_privilege, required, validate_setting
 
 IN_FAILED = "current transaction is aborted, commands ignored until end of transaction block"
 FOR_UPDATE_READ_ONLY_MESSAGE = "SELECT FOR UPDATE in a read-only transaction is a no-op"
@@ -39,6 +41,7 @@ DDL_DML_MESSAGE = "ddl and dml are not supported in the same transaction"
 MULTI_DDL_MESSAGE = "unsupported mix of ddl statements in the same transaction"
 
 DEFAULT_SETTINGS = {
+    "role": "none",
     "server_version": "16.9", "server_version_num": "160009", "server_encoding": "UTF8",
     "client_encoding": "UTF8", "datestyle": "ISO, MDY", "timezone": "UTC", "intervalstyle": "postgres",
     "integer_datetimes": "on", "standard_conforming_strings": "on", "transaction_isolation": "repeatable read",
@@ -95,6 +98,8 @@ class Prepared:
         self.requested_oids: tuple = ()
         self.param_locations: dict = {}
         self.plan_text: list[str] = []
+        self.objects: dict = {}          # (kind, schema, key) -> revision: sequences, functions used
+        self.privileges: tuple = ()          # (schema, table, privilege) checked at every execution
 
 
 def _abort_reason(e) -> str:
@@ -167,7 +172,7 @@ class SqlSession:
     def _prepare_cached(self, stmt: Statement, param_oids=()) -> Prepared:
         oids = tuple(param_oids or ())
         key = (stmt.text, stmt.query if stmt.kind != "TransactionStmt" else "", oids, stmt.is_async,
-               self.settings.get("search_path"))
+               self.settings.get("search_path"), self.settings.get("role"))
         p = self._cache.get(key)
         if p is not None and self._fresh(p):
             return p
@@ -234,6 +239,10 @@ class SqlSession:
             self._reset_block()
             return []
         return self._commit_block()
+
+    def has_privilege(self, fn: str, *args) -> bool:
+        """has_*_privilege(...) and pg_has_role(...) for the system catalog functions."""
+        return has_privilege(self, fn, *args)
 
     def cancel(self) -> None:
         """Cancel the running statement (from another thread): it fails with 57014."""
@@ -439,6 +448,10 @@ class SqlSession:
             t = self.catalog.get_table(schema, name)
             if t is None or t.revision != rev:
                 return False
+        for (kind, schema, key), rev in p.objects.items():
+            d = self.catalog.get_object(kind, schema, key)
+            if d is None or d["revision"] != rev:
+                return False
         return True
 
     def _replan(self, p: Prepared) -> Prepared:
@@ -498,9 +511,12 @@ class SqlSession:
             inner = Statement(stmt.node.query, stmt.text, type(stmt.node.query).__name__, stmt.offset,
                               query=stmt.query)
             p = self._prepare(inner, param_oids)
-            return Prepared(stmt, p.param_oids, [ColumnDesc("QUERY PLAN", T.TEXT, -1, -1)], "util",
-                            lambda params: Result([ColumnDesc("QUERY PLAN", T.TEXT, -1, -1)],
-                                                  [(line,) for line in p.plan_text], "EXPLAIN"))
+
+            def explain_runner(params):
+                check_tables(self, p.privileges)        # as PostgreSQL: EXPLAIN needs the privileges too
+                return Result([ColumnDesc("QUERY PLAN", T.TEXT, -1, -1)], [(line,) for line in p.plan_text],
+                              "EXPLAIN")
+            return Prepared(stmt, p.param_oids, [ColumnDesc("QUERY PLAN", T.TEXT, -1, -1)], "util", explain_runner)
         b = Binder(self.catalog, stmt, param_oids, session=self)
         env = Env()
         env.session = self
@@ -515,6 +531,8 @@ class SqlSession:
             b.resolve_unknown_params()
             p = Prepared(stmt, b.param_types, columns, "select", runner, b.tables_used, env,
                          is_write=bound.for_update)
+            p.objects = b.objects_used
+            p.privileges = required(stmt, b, bound.for_update)
             p.plan_text = explain(plan)
             p.param_locations = b.param_locations
             return p
@@ -546,6 +564,8 @@ class SqlSession:
             raise errors.FeatureNotSupported(f"{kind} is not supported")
         b.resolve_unknown_params()
         p = Prepared(stmt, b.param_types, columns, "dml", runner, b.tables_used, env, is_write=True)
+        p.objects = b.objects_used
+        p.privileges = required(stmt, b)
         p.plan_text = explain(plan)
         p.param_locations = b.param_locations
         return p
@@ -558,114 +578,98 @@ class SqlSession:
         if n.filename is not None or n.is_program:
             raise errors.FeatureNotSupported("COPY to or from a file is not supported",
                                              hint="Use COPY ... FROM STDIN / TO STDOUT (psql's \\copy).")
-        opts = C.parse_options(n.options)
         b = Binder(self.catalog, stmt, list(param_oids), session=self)
+        t = b.lookup_table(n.relation, "INSERT" if n.is_from else "SELECT") if n.relation is not None else None
+        names = [a.sval for a in n.attlist or ()]
+        if t is not None:
+            for i, name in enumerate(names):
+                if t.column(name) is None:
+                    raise errors.UndefinedColumn(f'column "{name}" of relation "{t.name}" does not exist')
+                if name in names[:i]:
+                    raise PgError(f'column "{name}" specified more than once', sqlstate="42701")
+                if t.column(name).generated:
+                    raise PgError(f'column "{name}" is a generated column', sqlstate="42P10",
+                                  detail="Generated columns cannot be used in COPY.")
         if n.is_from:
-            if n.query is not None or n.relation is None:
+            if n.query is not None or t is None:
                 raise errors.FeatureNotSupported("COPY FROM a query is not supported")
             if n.whereClause is not None:
                 raise errors.FeatureNotSupported("COPY FROM ... WHERE is not supported")
-            t = b.lookup_table(n.relation)
-            if n.attlist:
-                positions = []
-                for a in n.attlist:
-                    c = t.column(a.sval)
-                    if c is None:
-                        raise errors.UndefinedColumn(f'column "{a.sval}" of relation "{t.name}" does not exist')
-                    positions.append(t.column_index(c.id))
-            else:
-                positions = [i for i, c in enumerate(t.columns) if not c.hidden]
+            positions = [t.column_index(t.column(name).id) for name in names] or \
+                [i for i, c in enumerate(t.columns) if not c.hidden and not c.generated]
             defaults = [b.default_expr(t, i) for i in range(len(t.columns))]
             cols = [ColumnDesc(t.columns[p].name, t.columns[p].type_oid, t.columns[p].typmod,
                                T.lookup(t.columns[p].type_oid).typlen) for p in positions]
+            opts = C.parse_options(n.options, is_from=True, table=t, columns=[c.name for c in cols])
             node = Insert(t, None, None, positions, defaults, [], None)
             env = Env()
             env.session = self
             p = Prepared(stmt, [], None, "copy_in", None, b.tables_used, env, is_write=True)
             p.copy_options, p.copy_columns, p.copy_insert = opts, cols, node
+            p.privileges = required(stmt, b)
             return p
         if n.query is not None:
             q = b.bind_select(n.query) if isinstance(n.query, ast_SelectStmt()) else None
             if q is None:
                 raise errors.FeatureNotSupported("COPY (data-modifying statement) TO is not supported")
         else:
-            t = b.lookup_table(n.relation)
-            names = [a.sval for a in n.attlist or ()] or [c.name for c in t.visible_columns]
             import pglast
+            names = names or [c.name for c in t.visible_columns if not c.generated]
             q = b.bind_select(pglast.parse_sql(
                 "SELECT " + ", ".join('"' + x.replace('"', '""') + '"' for x in names) +
                 f' FROM "{t.schema}"."{t.name}"')[0].stmt)
         plan = self.planner.plan_query(q)
         cols = _cols(q.targets)
+        opts = C.parse_options(n.options, is_from=False, table=t, columns=[c.name for c in cols])
         env = Env()
         env.session = self
         p = Prepared(stmt, [], None, "copy_out", plan, b.tables_used, env)
         p.copy_options, p.copy_columns = opts, cols
+        p.privileges = required(stmt, b)
         return p
 
     def copy_in(self, prepared: Prepared, chunks) -> Result:
-        """COPY ... FROM STDIN: `chunks` are the CopyData payloads (bytes). One transaction
-        (or part of the open block); returns tag 'COPY n'."""
-        from . import copyio as C
-        from .execute import insert_rows
+        """COPY ... FROM STDIN with all its CopyData payloads at once."""
+        load = self.copy_in_start(prepared)
+        for c in chunks:
+            load.feed(c)
+        return load.finish()
+
+    def copy_in_start(self, prepared: Prepared) -> "CopyLoad":
+        """Begin a COPY ... FROM STDIN: feed() it the CopyData payloads as they come, then finish()
+        (tag 'COPY n'). Rows are inserted in batches as they arrive, so the transaction limits stop
+        an oversized COPY early; an error aborts the COPY (and the block) like any statement."""
         if self._status == "E":
             raise errors.InFailedTransaction(IN_FAILED)
+        with self._failing():
+            check_tables(self, prepared.privileges)
+            if self._effective_read_only():
+                raise PgError("cannot execute COPY FROM in a read-only transaction", sqlstate="25006")
+            if self._in_block:
+                if self._block_kind == "ddl":
+                    raise errors.FeatureNotSupported(DDL_DML_MESSAGE)
+                self._block_kind = "dml"
+            return CopyLoad(self, prepared)
+
+    @contextlib.contextmanager
+    def _failing(self):
+        """Statement failure handling for COPY: abort the transaction, report XX000 for bugs."""
         try:
-            return self._copy_in(prepared, chunks, C, insert_rows)
+            yield
         except PgError:
             self._fail()
             raise
-        except UnicodeDecodeError:
-            self._fail()
-            raise PgError('invalid byte sequence for encoding "UTF8"', sqlstate="22021") from None
         except Exception as e:
             self._fail()
             raise PgError(f"internal error: {type(e).__name__}: {e}", sqlstate="XX000") from e
-
-    def _copy_in(self, p, chunks, C, insert_rows):
-        if self._effective_read_only():
-            raise PgError("cannot execute COPY FROM in a read-only transaction", sqlstate="25006")
-        if self._in_block:
-            if self._block_kind == "ddl":
-                raise errors.FeatureNotSupported(DDL_DML_MESSAGE)
-            self._block_kind = "dml"
-        data = b"".join(bytes(c) for c in chunks)
-        node = p.copy_insert
-        table = node.table
-        types_ = [(table.columns[i].type_oid, table.columns[i].typmod) for i in node.columns]
-        txn = self._begin_txn()
-        env = p.env
-        env.now = self._now()
-        env.params = []
-        ctx = ExecContext(self._state, env, self.limits)
-        env.ctx = ctx
-        dfs = [e.compile(env) for e in node.defaults]
-        rows = []
-        for lineno, rec in enumerate(C.records(data, p.copy_options), start=1):
-            if len(rec) < len(node.columns):
-                raise PgError(f'missing data for column "{table.columns[node.columns[len(rec)]].name}"',
-                              sqlstate="22P04")
-            if len(rec) > len(node.columns):
-                raise PgError("extra data after last expected column", sqlstate="22P04")
-            full = [f(None) for f in dfs]
-            for pos, (oid, typmod), text in zip(node.columns, types_, rec):
-                if text is None:
-                    full[pos] = None
-                else:
-                    t = T.lookup(oid)
-                    full[pos] = t.coerce_typmod(t.text_in(text, -1), typmod) if typmod >= 0 else t.text_in(text)
-            rows.append(full)
-        n, _ = insert_rows(node, rows, ctx)
-        if not self._in_block:
-            self._end_txn(True)
-        return Result(None, [], f"COPY {n}")
 
     def copy_out(self, prepared: Prepared) -> tuple[list[bytes], Result]:
         """COPY ... TO STDOUT: (CopyData payloads, Result with tag 'COPY n')."""
         from . import copyio as C
         if self._status == "E":
             raise errors.InFailedTransaction(IN_FAILED)
-        try:
+        with self._failing():
+            check_tables(self, prepared.privileges)
             self._begin_txn()
             env = prepared.env
             env.now = self._now()
@@ -675,19 +679,21 @@ class SqlSession:
             env.generation += 1
             o = prepared.copy_options
             oids = [c.type_oid for c in prepared.copy_columns]
-            out = []
-            if o.header and o.format == "csv":
-                out.append(C.format_row([c.name for c in prepared.copy_columns], [T.TEXT] * len(oids), o))
+            binary = o.format == "binary"
+            out = [C.binary_header()] if binary else []
+            if o.header:
+                names = [c.name for c in prepared.copy_columns]
+                out.append(C.format_row(names, [T.TEXT] * len(oids), dataclasses.replace(o, force_quote=frozenset())))
             n = 0
             for row in run(prepared.runner, ctx):
-                out.append(C.format_row(row, oids, o))
+                check_cancel(ctx)
+                out.append(C.binary_row(row, oids) if binary else C.format_row(row, oids, o))
                 n += 1
+            if binary:
+                out.append(C.BINARY_TRAILER)
             if not self._in_block:
                 self._end_txn(True)
             return out, Result(None, [], f"COPY {n}")
-        except PgError:
-            self._fail()
-            raise
 
     def _set_runner(self, stmt):
         n = stmt.node
@@ -743,6 +749,9 @@ class SqlSession:
                         if self._in_block:
                             self._read_only = value == "on"
                         return Result(None, [], "SET")
+                if name in ("role", "session_authorization"):     # the roles part checks membership
+                    sysettings.set_value(self, name, validate_setting(self, name, value), trusted=True)
+                    return Result(None, [], "SET")
                 notices = [] if self._in_block or not n.is_local else [
                     "SET LOCAL can only be used in transaction blocks"]
                 sysettings.set_value(self, name, value, bool(n.is_local))
@@ -787,6 +796,7 @@ class SqlSession:
         return Result(p.columns, [tuple(r) for r in rows] if rows else [], tag, notices)
 
     def _run_dml(self, p: Prepared, params) -> Result:
+        check_tables(self, p.privileges)
         if p.is_write:
             if self._effective_read_only():
                 if p.kind == "dml":
@@ -815,3 +825,70 @@ class SqlSession:
         if not self._in_block:
             self._end_txn(True)
         return result
+
+
+class CopyLoad:
+    """A COPY ... FROM STDIN in progress (SqlSession.copy_in_start)."""
+    BATCH_ROWS = 1000
+
+    def __init__(self, session: SqlSession, p: Prepared):
+        from . import copyio as C
+        self.session = session
+        self.node = node = p.copy_insert
+        table = node.table
+        self.types = [(T.lookup(table.columns[i].type_oid), table.columns[i].typmod) for i in node.columns]
+        self.reader = C.reader_for(p.copy_options, [c.name for c in p.copy_columns])
+        self.binary = p.copy_options.format == "binary"
+        session._begin_txn()
+        env = p.env
+        env.now = session._now()
+        env.params = []
+        self.ctx = ExecContext(session._state, env, session.limits)
+        env.ctx = self.ctx
+        self.defaults = [e.compile(env) for e in node.defaults]
+        self.pending: list[list] = []
+        self.count = 0
+
+    def feed(self, data: bytes) -> None:
+        with self.session._failing():
+            self._add(self.reader.feed(data))
+
+    def finish(self) -> Result:
+        s = self.session
+        with s._failing():
+            self._add(self.reader.finish())
+            self._flush()
+            if not s._in_block:
+                s._end_txn(True)
+        return Result(None, [], f"COPY {self.count}")
+
+    def abort(self, error: PgError) -> None:
+        """The client gave up (CopyFail) or broke the protocol: fail like a statement."""
+        with self.session._failing():
+            raise error
+
+    def _add(self, records: list[list]) -> None:
+        node, table = self.node, self.node.table
+        for rec in records:
+            if len(rec) < len(node.columns):
+                raise PgError(f'missing data for column "{table.columns[node.columns[len(rec)]].name}"',
+                              sqlstate="22P04")
+            if len(rec) > len(node.columns):
+                raise PgError("extra data after last expected column", sqlstate="22P04")
+            row = [f(None) for f in self.defaults]
+            for pos, (t, typmod), v in zip(node.columns, self.types, rec):
+                if v is None:
+                    row[pos] = None
+                    continue
+                v = t.binary_in(v) if self.binary else t.text_in(v)
+                row[pos] = t.coerce_typmod(v, typmod) if typmod >= 0 else v
+            self.pending.append(row)
+            if len(self.pending) >= self.BATCH_ROWS:
+                self._flush()
+
+    def _flush(self) -> None:
+        if self.pending:
+            check_cancel(self.ctx)
+            n, _ = insert_rows(self.node, self.pending, self.ctx)
+            self.count += n
+            self.pending = []

@@ -25,6 +25,7 @@ A proposal's future resolves to its committed Entry, or fails with
 from __future__ import annotations
 
 import asyncio
+import inspect
 import dataclasses
 from collections.abc import Callable
 
@@ -164,7 +165,7 @@ class RaftDriver:
             for message in out.messages:
                 self._send(message)
         for out in outs:
-            self._deliver(out)
+            await self._deliver(out)
 
     def _propose(self, batch) -> list[Outputs]:
         result = self.node.propose_many([payload for payload, _ in batch])
@@ -186,9 +187,13 @@ class RaftDriver:
         self.storage.sync()
         self.fsyncs += 1
 
-    def _deliver(self, out: Outputs) -> None:
+    async def _deliver(self, out: Outputs) -> None:
         if out.restore is not None:
-            self._restore(out.restore)
+            # The restore callback may be a coroutine (the journal copies entries from a peer):
+            # the node takes no input until it is done.
+            restored = self._restore(out.restore)
+            if inspect.isawaitable(restored):
+                await restored
             for index in [i for i in self._pending if i <= out.restore.index]:
                 _, future = self._pending.pop(index)
                 if not future.done():

@@ -8,9 +8,8 @@ import boto3
 import botocore.auth
 import pytest
 
-from services.common.auth import CredentialStore, generate_token, verify_token
-from services.common.auth.sigv4 import check_user_action
-from services.common.auth.store import ReloadingStore
+from services.common.auth import CredentialStore, authorize, generate_token, verify_token
+from services.common.auth.store import ReloadingStore, new_store_document
 from services.common.errors import PgError
 
 AKID = "AKIAIOSFODNN7EXAMPLE"
@@ -71,10 +70,12 @@ def test_scheme_prefix_accepted():
 def expect(tok, sqlstate, fragment, **kw):
     with pytest.raises(PgError) as ei:
         verify(tok, **kw)
-    assert ei.value.sqlstate == sqlstate, ei.value.message
-    assert fragment in ei.value.message, ei.value.message
-    assert ei.value.severity == "FATAL"
-    return ei.value
+    e = ei.value
+    assert e.sqlstate == sqlstate, e.detail
+    assert e.message == 'IAM authentication failed for user "admin"'      # the guide's text
+    assert fragment in e.detail, e.detail
+    assert e.severity == "FATAL"
+    return e
 
 
 def test_expired():
@@ -85,6 +86,14 @@ def test_expired():
 def test_not_yet_valid():
     expect(boto_token(), "28P01", "not yet valid", now=T0.timestamp() - 3600)
     assert verify(boto_token(), now=T0.timestamp() - 60)       # small skew tolerated
+
+
+def test_clock_skew_is_configurable():
+    tok = boto_token()
+    assert verify_token(tok, store(), HOSTS, now=T0.timestamp() - 250, clock_skew_s=300)
+    with pytest.raises(PgError) as ei:
+        verify_token(tok, store(), HOSTS, now=T0.timestamp() - 250, clock_skew_s=200)
+    assert "more than 200 seconds in the future" in ei.value.detail
 
 
 def test_more_than_a_week():
@@ -110,12 +119,8 @@ def test_wrong_host():
 
 def test_unknown_key():
     other = CredentialStore.from_dict({"keys": []})
-    expect(boto_token(), "28P01", "access key id", st=other)
-
-
-def test_action_not_allowed():
-    expect(boto_token(action="DbConnectAdmin"), "28000", "dsql:DbConnectAdmin", st=store(allow=["dsql:DbConnect"]))
-    assert verify(boto_token(action="DbConnect"), st=store(allow=["dsql:DbConnect"]))
+    e = expect(boto_token(), "28P01", "The AWS Access Key ID you provided does not exist in our records", st=other)
+    assert AKID in e.hint
 
 
 def test_session_token_required_when_stored():
@@ -133,16 +138,114 @@ def test_malformed(tok):
     assert ei.value.sqlstate == "28P01"
 
 
-def test_user_action_mapping():
-    admin = verify(boto_token(action="DbConnectAdmin"))
-    conn = verify(boto_token(action="DbConnect"))
-    check_user_action(admin, "admin")
-    check_user_action(conn, "app_role")
+CLUSTER = "arn:aws:dsql:us-east-1:000000000000:cluster/abcdefghijklmnopqrstuvwxyz"
+PRINCIPAL = "arn:aws:iam::000000000000:role/app"
+
+
+def policy_store(*statements, expiration=None, session_token=None, principals=None):
+    return CredentialStore.from_dict({
+        "principals": principals if principals is not None else [{"arn": PRINCIPAL, "policies": ["p"]}],
+        "policies": {"p": {"Version": "2012-10-17", "Statement": list(statements)}},
+        "keys": [{"access_key_id": AKID, "secret_access_key": SECRET, "principal_arn": PRINCIPAL,
+                  "session_token": session_token, "expiration": expiration}]})
+
+
+def allow(action="dsql:DbConnect*", resource=CLUSTER, effect="Allow"):
+    return {"Effect": effect, "Action": action, "Resource": resource}
+
+
+def check(st, action="DbConnectAdmin", user="admin", resource=CLUSTER, now=None):
+    ident = verify(boto_token(action=action), st=st, now=now)
+    authorize(ident, user, st, resource, now=now if now is not None else T0.timestamp() + 10)
+    return ident
+
+
+def denied(st, fragment, **kw):
     with pytest.raises(PgError) as ei:
-        check_user_action(conn, "admin")
-    assert ei.value.sqlstate == "28000" and "DbConnectAdmin" in ei.value.message
-    with pytest.raises(PgError):
-        check_user_action(admin, "app_role")
+        check(st, **kw)
+    assert ei.value.sqlstate == "28000" and ei.value.severity == "FATAL", ei.value.detail
+    assert fragment in ei.value.detail, ei.value.detail
+    return ei.value
+
+
+def test_policy_allows_action_on_resource():
+    assert check(policy_store(allow())).principal_arn == PRINCIPAL
+    assert check(policy_store(allow("dsql:DbConnect")), action="DbConnect", user="app")
+    assert check(policy_store(allow("dsql:*", "arn:aws:dsql:us-east-1:000000000000:cluster/*")))
+    assert check(policy_store(allow(["DSQL:dbconnectadmin"], ["arn:aws:dsql:*:000000000000:cluster/abc?efghijklmnopqrstuvwxyz"])))
+
+
+def test_wrong_action_is_denied_with_the_iam_text():
+    e = denied(policy_store(allow("dsql:DbConnect")), "is not authorized to perform")
+    assert e.detail == f"User: {PRINCIPAL} is not authorized to perform: dsql:DbConnectAdmin on resource: {CLUSTER}"
+    assert e.message == 'IAM authentication failed for user "admin"'
+
+
+def test_wrong_resource_is_denied():
+    st = policy_store(allow(resource="arn:aws:dsql:us-east-1:000000000000:cluster/other"))
+    denied(st, f"on resource: {CLUSTER}")
+    denied(policy_store(allow(resource="arn:aws:dsql:eu-west-1:*")), "not authorized")
+
+
+def test_explicit_deny_wins():
+    st = policy_store(allow(), allow("dsql:DbConnectAdmin", "*", effect="Deny"))
+    denied(st, "dsql:DbConnectAdmin")
+    assert check(st, action="DbConnect", user="app")
+
+
+def test_principal_without_policies_or_unknown_is_denied():
+    denied(policy_store(allow(), principals=[{"arn": PRINCIPAL, "policies": []}]), "not authorized")
+    denied(policy_store(allow(), principals=[]), "not authorized")
+
+
+def test_role_needs_the_matching_action():
+    st = policy_store(allow())
+    denied(st, "requires a DbConnectAdmin", action="DbConnect", user="admin")
+    denied(st, "require a DbConnect auth token", action="DbConnectAdmin", user="app_role")
+    assert check(st, action="DbConnect", user="app_role")
+
+
+def test_temporary_credentials_expire():
+    exp = T0.timestamp() + 60
+    st = policy_store(allow(), expiration="2026-11-26T14:01:00Z", session_token="sess")
+    assert st.get(AKID).expiration == exp
+    tok = boto_token(token="sess")
+    assert verify(tok, st=st, now=exp - 1)
+    with pytest.raises(PgError) as ei:
+        verify(tok, st=st, now=exp + 1)
+    assert ei.value.sqlstate == "28P01" and "security token included in the auth token is expired" in ei.value.detail
+
+
+def test_reauthorization_sees_revocation():
+    ident = check(policy_store(allow()))
+    with pytest.raises(PgError) as ei:                           # the key was deleted
+        authorize(ident, "admin", CredentialStore.from_dict({"keys": []}), CLUSTER)
+    assert ei.value.sqlstate == "28000" and "no longer exists" in ei.value.detail
+    with pytest.raises(PgError):                                 # the policy was revoked
+        authorize(ident, "admin", policy_store(allow("dsql:DbConnect")), CLUSTER)
+    authorize(ident, "admin", policy_store(allow()), CLUSTER)    # still fine
+
+
+def test_bad_policy_documents_fail_to_load():
+    for bad in ({"Effect": "Maybe", "Action": "*", "Resource": "*"},
+                {"Effect": "Allow", "Action": [], "Resource": "*"},
+                {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {}}):
+        with pytest.raises(ValueError):
+            policy_store(bad)
+    with pytest.raises(ValueError):
+        CredentialStore.from_dict({"principals": [{"arn": PRINCIPAL, "policies": ["missing"]}]})
+
+
+def test_new_store_document_and_older_format():
+    doc = new_store_document(PRINCIPAL)
+    key = doc["keys"][0]
+    st = CredentialStore.from_dict(json.loads(json.dumps(doc)))
+    assert st.get(key["access_key_id"]).principal_arn == PRINCIPAL
+    assert st.is_allowed(PRINCIPAL, "DbConnectAdmin", CLUSTER) and st.is_allowed(PRINCIPAL, "dsql:DbConnect", CLUSTER)
+    assert not st.is_allowed(PRINCIPAL, "dsql:CreateCluster", CLUSTER)
+    old = store(allow=["dsql:DbConnect"])                        # keys with an `allow` list: any cluster
+    assert old.is_allowed("arn:aws:iam::000000000000:user/dsql-local", "DbConnect", CLUSTER)
+    assert not old.is_allowed("arn:aws:iam::000000000000:user/dsql-local", "DbConnectAdmin", CLUSTER)
 
 
 def test_store_load_and_reload(tmp_path):
@@ -154,11 +257,12 @@ def test_store_load_and_reload(tmp_path):
                                           "principal_arn": "arn:x", "allow": ["dsql:DbConnect"]}]}))
     os.utime(path, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
     cred = rs.get(AKID)
-    assert cred is not None and cred.allows("DbConnect") and not cred.allows("DbConnectAdmin")
+    assert cred is not None and rs.is_allowed("arn:x", "DbConnect", CLUSTER)
+    assert not rs.is_allowed("arn:x", "DbConnectAdmin", CLUSTER)
     path.write_text("{not json")                 # a torn write keeps the previous contents
     os.utime(path, ns=(time.time_ns() + 2 * 10**9, time.time_ns() + 2 * 10**9))
     assert rs.get(AKID) is not None
     other = tmp_path / "c2.json"
     other.write_text(json.dumps({"keys": [{"access_key_id": "K", "secret_access_key": "S"}]}))
     loaded = CredentialStore.load(other)
-    assert len(loaded) == 1 and loaded.get("K").allows("DbConnectAdmin")
+    assert len(loaded) == 1 and loaded.is_allowed(loaded.get("K").principal_arn, "DbConnectAdmin", CLUSTER)

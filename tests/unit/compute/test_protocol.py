@@ -37,6 +37,25 @@ class Result:
     notices: list = dataclasses.field(default_factory=list)
 
 
+class FakeCopyLoad:
+    def __init__(self, session, p):
+        self.session, self.p, self.chunks = session, p, []
+
+    def feed(self, data):
+        if b"bad" in data:
+            raise PgError('invalid input syntax for type integer: "bad"', sqlstate="22P02")
+        self.chunks.append(data)
+
+    def finish(self):
+        data = b"".join(self.chunks)
+        self.session.executed.append((self.p.sql, [data]))
+        n = data.count(b"\n")
+        return Result(None, [], f"COPY {n}")
+
+    def abort(self, error):
+        raise error
+
+
 class FakeSession:
     """Statements: 'rows N', 'echo $1', 'fail', 'crash', 'begin', 'commit', 'insert', 'fatal'."""
 
@@ -53,13 +72,8 @@ class FakeSession:
         self.implicit_calls.append("commit" if commit else "rollback")
         return []
 
-    def copy_in(self, p, chunks):
-        data = b"".join(chunks)
-        if b"bad" in data:
-            raise PgError('invalid input syntax for type integer: "bad"', sqlstate="22P02")
-        self.executed.append((p.sql, [data]))
-        n = data.count(b"\n")
-        return Result(None, [], f"COPY {n}")
+    def copy_in_start(self, p):
+        return FakeCopyLoad(self, p)
 
     def copy_out(self, p):
         return [b"1\tr1\n", b"2\tr2\n"], Result(None, [], "COPY 2")

@@ -103,9 +103,9 @@ def test_pg_type_has_builtin_types_with_real_oids(s):
 
 
 def test_roles_namespaces_and_session_functions(s):
-    assert rows(s, "select rolname, rolsuper, rolcanlogin from pg_roles") == [("admin", True, True)]
+    assert rows(s, "select rolname, rolsuper, rolcanlogin from pg_roles") == [("admin", False, True)]
     assert rows(s, "select nspname from pg_namespace where nspname !~ '^pg_' "
-                   "and nspname <> 'information_schema' order by 1") == [("public",), ("test",)]
+                   "and nspname <> 'information_schema' order by 1") == [("public",), ("sys",), ("test",)]
     assert rows(s, "select pg_get_userbyid(nspowner) from pg_namespace where nspname = 'test'") == [("admin",)]
     assert rows(s, "select current_schemas(true), current_schemas(false)") == [
         (["pg_catalog", "public"], ["public"])]

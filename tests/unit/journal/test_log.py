@@ -86,3 +86,30 @@ def test_header_layout():
     rec = encode_record(b"\x08\x01")
     assert HEADER.unpack(rec[:8]) == (2, zlib.crc32(b"\x08\x01"))
     assert rec[8:] == b"\x08\x01"
+
+
+def test_cut_head_truncate_reset_and_reopen(tmp_path):
+    """cut_head drops old entries (the file then starts at first_index, also after reopening),
+    truncate drops a suffix, reset empties the log to continue at a given index."""
+    p = tmp_path / "replica.log"
+    log = Log(p)
+    log.append([entry(i) for i in range(1, 11)])
+    log.cut_head(7)
+    assert (log.first_index, log.last_index) == (7, 10)
+    assert [e.index for e in log.read_entries(7, 10)] == [7, 8, 9, 10]
+    assert log.read_payloads(3) == []
+    assert [e.index for e in log.iter_backwards()] == [10, 9, 8, 7]
+    log.append([entry(11)])
+    log.truncate(9)
+    assert log.last_index == 9
+    log.close()
+    log = Log(p)
+    assert (log.first_index, log.last_index, log.truncated_bytes) == (7, 9, 0)
+    assert [e.index for e in log.read_entries(7, 10)] == [7, 8, 9]
+    log.reset(40)
+    assert log.last_index == 39
+    log.append([entry(40), entry(41)])
+    log.close()
+    log = Log(p)
+    assert (log.first_index, log.last_index) == (40, 41)
+    assert not os.path.exists(str(p) + ".cut")

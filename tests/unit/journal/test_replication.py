@@ -302,9 +302,58 @@ def test_snapshots_compact_the_raft_log_and_catch_up_a_lagging_replica(tmp_path)
         t.put(b"snap/after", b"x")
         ts = t.commit()
         for az in AZS:
-            wait_for(lambda az=az: c.journal_status(az).last_commit_ts >= ts, timeout=30, what=f"{az} to apply")
+            proc = c.procs[(az, "journal")]
+            wait_for(lambda az=az, proc=proc: proc.poll() is not None or (
+                (st := statuses(c, [az]).get(az)) is not None and st.last_commit_ts >= ts), timeout=60,
+                what=f"{az} to apply")
+            assert proc.poll() is None, (proc.returncode, (c.logs / f"{az}-journal.log").read_text()[-3000:])
         after = c.journal_status(leader)
         assert _subscribe_all(c, leader, after.last_index)[:len(want)] == want
+        kv.close()
+    finally:
+        c.stop_all()
+
+
+def test_storage_behind_the_journal_log_head_copies_a_peer_checkpoint(tmp_path):
+    """With journal_retain_entries = 10 the journals cut their logs' heads; a storage replica that
+    starts empty is refused the old entries (OUT_OF_RANGE, dsql-log-first), copies a checkpoint
+    from a peer storage, then tails the journal; a journal restarted over a cut log keeps it."""
+    c = Cluster(tmp_path, azs=AZS, journal_replication="raft", raft_snapshot_entries=10,
+                journal_retain_entries=10)
+    try:
+        for az in AZS:
+            c.start(az, "journal")
+        for az in AZS[:2]:
+            c.start(az, "storage")
+        leader = wait_for(lambda: leader_of(c), what="a leader")
+        kv = KV(c.config, leader)
+        for i in range(60):
+            t = kv.begin()
+            t.put(b"cp/%03d" % i, b"v%d" % i)
+            t.commit()
+        with pytest.raises(grpc.RpcError) as refused:
+            _subscribe_all(c, AZS[2], 1)
+        assert refused.value.code() == grpc.StatusCode.OUT_OF_RANGE
+        first = int(dict(refused.value.trailing_metadata())["dsql-log-first"])
+        assert first > 10
+        # A journal restarted over its cut log serves from the same head.
+        c.kill(AZS[2], "journal")
+        c.start(AZS[2], "journal")
+        c.start(AZS[2], "storage")
+        t = kv.begin()
+        t.put(b"cp/after", b"x")
+        t.commit()
+        final = c.journal_status(leader).last_index
+        wait_for(lambda: c.storage_status(AZS[2]).applied_index == final, timeout=60,
+                 what="the new storage replica to catch up")
+        text = (c.logs / f"{AZS[2]}-storage.log").read_text()
+        assert "installed a checkpoint" in text, text[-3000:]
+        from services.pb.dsql.storage.v1 import storage_pb2 as spb
+        from services.pb.dsql.storage.v1 import storage_pb2_grpc as sgrpc
+        with grpc.insecure_channel(c.config.endpoint(AZS[2], "storage").grpc_target) as ch:
+            rows = sgrpc.StorageStub(ch).Scan(spb.ScanRequest(read_ts=wall_us(), start=b"cp/", end=b"cp0",
+                                                             limit=1000), timeout=30).rows
+        assert len(rows) == 61
         kv.close()
     finally:
         c.stop_all()

@@ -32,11 +32,15 @@ from cryptography.x509.oid import NameOID
 
 from services.common import pgwire
 from services.common.auth import generate_token
-from services.common.config import ClusterConfig, Endpoint
+from services.common.config import ClusterConfig, Endpoint, Limits
 from services.compute.server import ComputeService, start_server
 from services.pb.dsql.relay.v1 import relay_pb2, relay_pb2_grpc
-from services.relay.server import Relay
+from services.common.rolecatalog import IamMapping, Role, iam_key, role_key
+from services.relay.admission import Admission
+from services.relay.server import Relay, make_ssl_context
 from tests.unit.compute.test_protocol import Codec, FakeSession
+
+PRINCIPAL = "arn:aws:iam::000000000000:user/test"
 
 AKID, SECRET, REGION = "AKIDRELAYTEST", "relay/secret", "us-east-1"
 
@@ -94,13 +98,13 @@ class CancellableSession(FakeSession):
 class Cluster:
     """An asyncio loop in a thread hosting the compute(s) and the relay."""
 
-    def __init__(self, tmp_path, *, az1_compute_up=True):
+    def __init__(self, tmp_path, *, az1_compute_up=True, limits=Limits()):
         ca, cert, key = make_tls(tmp_path)
         self.ca = ca
         creds = tmp_path / "credentials.json"
         creds.write_text(json.dumps({"keys": [
             {"access_key_id": AKID, "secret_access_key": SECRET, "session_token": None,
-             "principal_arn": "arn:aws:iam::000000000000:user/test",
+             "principal_arn": PRINCIPAL,
              "allow": ["dsql:DbConnectAdmin", "dsql:DbConnect"]}]}))
         self.creds = creds
         azs = {}
@@ -109,7 +113,7 @@ class Cluster:
         self.config = ClusterConfig(
             cluster_id="testcluster", region=REGION, state_dir=str(tmp_path), client_host="127.0.0.1",
             client_port=free_port(), etcd_endpoints=(), tls_cert=cert, tls_key=key, tls_ca=ca,
-            credentials_file=str(creds), azs=azs)
+            credentials_file=str(creds), azs=azs, limits=limits)
         self.az1_compute_up = az1_compute_up
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -131,6 +135,10 @@ class Cluster:
             self.computes[az] = svc
             self.servers.append(server)
         self.relay = Relay(self.config, "az1")
+        # the auth catalog the compute keeps in etcd: role "app" may log in as the test principal
+        self.roles = {role_key("app"): Role(20000, "app", login=True).to_json().encode(),
+                      iam_key("app", PRINCIPAL): IamMapping(20001, PRINCIPAL, "app").to_json().encode()}
+        self.relay.admission = Admission(self.roles.get)
         await self.relay.start()
 
     async def _stop(self):
@@ -236,6 +244,25 @@ def test_old_tls_versions_refused(cluster):
             ctx.wrap_socket(raw, server_hostname="localhost")
 
 
+@pytest.mark.parametrize("ciphers", ["AES128-GCM-SHA256:AES256-GCM-SHA384", "ECDHE-ECDSA-AES128-SHA"])
+def test_ciphers_without_forward_secrecy_refused(cluster, ciphers):
+    """Static-RSA key exchange (no forward secrecy) and CBC-SHA1 suites are not offered over TLS 1.2."""
+    offered = make_ssl_context(cluster.config.tls_cert, cluster.config.tls_key).get_ciphers()
+    assert offered and {c["kea"] for c in offered} <= {"kx-ecdhe", "kx-dhe", "kx-any"}   # kx-any: TLS 1.3
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cluster.ca)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers(ciphers)
+    ctx.set_alpn_protocols(["postgresql"])
+    with socket.create_connection(("127.0.0.1", cluster.port)) as raw:
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            ctx.wrap_socket(raw, server_hostname="localhost")
+    ctx.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256")            # the same client with an ECDHE suite works
+    with socket.create_connection(("127.0.0.1", cluster.port)) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            assert s.version() == "TLSv1.2" and s.cipher()[0] == "ECDHE-ECDSA-AES128-GCM-SHA256"
+
+
 def test_plaintext_is_refused(cluster):
     with pytest.raises(psycopg.OperationalError) as ei:
         psycopg.connect(cluster.dsn(sslmode="disable"))
@@ -286,6 +313,12 @@ def test_custom_role_needs_dbconnect(cluster):
     with psycopg.connect(cluster.dsn(user="app", password=cluster.token(action="DbConnect"))) as conn:
         assert conn.execute("rows 1").fetchall() == [(0, "r0")]
         assert conn.info.parameter_status("is_superuser") == "off"
+    # admission: the role must exist and be mapped to the token's principal (AWS IAM GRANT)
+    with pytest.raises(psycopg.OperationalError, match='role "ghost" does not exist'):
+        psycopg.connect(cluster.dsn(user="ghost", password=cluster.token(action="DbConnect")))
+    del cluster.roles[iam_key("app", PRINCIPAL)]
+    with pytest.raises(psycopg.OperationalError, match='role "app" is not authorized for IAM principal'):
+        psycopg.connect(cluster.dsn(user="app", password=cluster.token(action="DbConnect")))
 
 
 def test_unknown_database_is_fatal(cluster):
@@ -306,6 +339,78 @@ def test_credentials_reloaded(cluster, tmp_path):
         assert conn.execute("rows 1").fetchone() == (0, "r0")
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(cluster.dsn())             # the old key is gone
+
+
+def revoke_all(cluster, doc=None):
+    cluster.creds.write_text(json.dumps(doc or {"keys": []}))
+    later = time.time_ns() + 5 * 10**9
+    os.utime(cluster.creds, ns=(later, later))
+    cluster.relay.store.interval_s = 0
+
+
+def test_revoked_key_cannot_start_a_transaction(cluster):
+    conn = psycopg.connect(cluster.dsn())
+    unused = psycopg.connect(cluster.dsn(), autocommit=True)   # connected, no statement yet
+    conn.execute("rows 1")                       # BEGIN + statement: a transaction is open
+    revoke_all(cluster)
+    with pytest.raises(psycopg.OperationalError, match="no longer exists"):
+        unused.execute("rows 1")                 # its first transaction is checked too
+    assert conn.execute("rows 1").fetchall() == [(0, "r0")]   # inside the open transaction: allowed
+    conn.commit()
+    with pytest.raises(psycopg.OperationalError) as ei:        # the next BEGIN is refused, fatally
+        conn.execute("rows 1")
+    assert ei.value.sqlstate == "28000"
+    assert 'IAM authentication failed for user "admin"' in str(ei.value) and "no longer exists" in str(ei.value)
+    assert conn.closed
+
+
+def test_revoked_policy_ends_autocommit_sessions(cluster):
+    conn = psycopg.connect(cluster.dsn(), autocommit=True)
+    assert conn.execute("rows 1").fetchall() == [(0, "r0")]
+    revoke_all(cluster, {"principals": [{"arn": "arn:aws:iam::000000000000:user/test", "policies": ["p"]}],
+                         "policies": {"p": {"Statement": [{"Effect": "Allow", "Action": "dsql:DbConnect",
+                                                           "Resource": "*"}]}},
+                         "keys": [{"access_key_id": AKID, "secret_access_key": SECRET,
+                                   "principal_arn": "arn:aws:iam::000000000000:user/test"}]})
+    with pytest.raises(psycopg.OperationalError) as ei:
+        conn.execute("rows 1")
+    assert "not authorized to perform: dsql:DbConnectAdmin on resource: " \
+           "arn:aws:dsql:us-east-1:000000000000:cluster/testcluster" in str(ei.value)
+    # DbConnect is still allowed: a custom role connects (its own admission is the roles' check).
+    with psycopg.connect(cluster.dsn(user="app", password=cluster.token(action="DbConnect"))) as other:
+        assert other.execute("rows 1").fetchone() == (0, "r0")
+
+
+def test_quotas_and_session_duration(tmp_path):
+    """A relay without etcd enforces the quotas on its own connections; sessions end at session_max_s."""
+    c = Cluster(tmp_path, limits=Limits(max_connections=2, connection_burst=4, connection_rate_per_s=0.001,
+                                        session_max_s=8))
+    try:
+        first = psycopg.connect(c.dsn(), autocommit=True)
+        first_at = time.monotonic()
+        second = psycopg.connect(c.dsn(), autocommit=True)
+        with pytest.raises(psycopg.OperationalError) as ei:
+            psycopg.connect(c.dsn())
+        assert "FATAL:  Unable to accept connection, too many open connections." in str(ei.value)
+        second.close()
+        deadline = time.monotonic() + 10                        # the relay winds the session down
+        while c.relay.quotas.open > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        psycopg.connect(c.dsn()).close()                        # the slot was given back
+        while c.relay.quotas.open > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        psycopg.connect(c.dsn()).close()
+        with pytest.raises(psycopg.OperationalError) as ei:     # all four tokens were used (not by the refusal)
+            psycopg.connect(c.dsn())
+        assert "FATAL:  Unable to accept connection, rate exceeded." in str(ei.value)
+        with pytest.raises(psycopg.OperationalError) as ei:
+            while time.monotonic() - first_at < 30:
+                assert first.execute("rows 1").fetchall() == [(0, "r0")]
+                time.sleep(0.5)
+        assert time.monotonic() - first_at >= 8
+        assert ei.value.sqlstate == "57P01" and "maximum session duration of 8 seconds" in str(ei.value)
+    finally:
+        c.close()
 
 
 def test_cancel_is_forwarded(cluster):

@@ -116,3 +116,6 @@ def note_resolved() -> None:
 
 
 from . import pg_catalog, information_schema, functions, settings, stats  # noqa: E402,F401  (register)
+from .. import sysroles  # noqa: E402  (sys.iam_pg_role_mappings, from the roles part)
+
+VIEWS.update(sysroles.VIEWS)

@@ -153,7 +153,7 @@ def roles(catalog) -> list[Role]:
         try:
             out = []
             for r in auth_of(catalog).roles():
-                out.append(Role(int(r.oid), r.name, bool(getattr(r, "superuser", r.name == "admin")),
+                out.append(Role(int(r.oid), r.name, bool(getattr(r, "superuser", False)),
                                 bool(getattr(r, "login", True)), bool(getattr(r, "createrole", r.name == "admin")),
                                 bool(getattr(r, "createdb", r.name == "admin")),
                                 tuple(getattr(r, "member_of", ()) or ())))
@@ -161,7 +161,7 @@ def roles(catalog) -> list[Role]:
                 return out
         except Exception:  # noqa: BLE001 - a role catalog that is not ready shows just admin
             pass
-    return [Role(BOOTSTRAP_ROLE, "admin", True, True, True, True)]
+    return [Role(BOOTSTRAP_ROLE, "admin", False, True, True, True)]   # no role is a superuser in DSQL
 
 
 def role_oid(catalog, name: str) -> int:

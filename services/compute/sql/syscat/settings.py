@@ -101,8 +101,8 @@ SETTINGS = {s.name.lower(): s for s in (
             context="internal"),
     Setting("is_superuser", "on", "Preset Options", "Shows whether the current user is a superuser.", "bool",
             context="internal"),
-    Setting("session_authorization", "admin", "Preset Options", "Sets the session user name.",
-            context="internal"),
+    Setting("session_authorization", "admin", "Preset Options", "Sets the session user name."),
+    Setting("role", "none", "Preset Options", "Sets the current role."),
     Setting("in_hot_standby", "off", "Preset Options", "Shows whether hot standby is currently active.", "bool",
             context="internal"),
     Setting("block_size", "8192", "Preset Options", "Shows the size of a disk block.", "integer",
@@ -195,11 +195,11 @@ def normalize(name: str, value: str) -> str:
 
 # ------------------------------------------------------------------ session operations
 
-def set_value(session, name: str, value: str | None, local: bool = False) -> None:
+def set_value(session, name: str, value: str | None, local: bool = False, trusted: bool = False) -> None:
     """SET name = value (None: DEFAULT); inside a block the old value comes back at ROLLBACK (or at
     the end of the block for SET LOCAL)."""
     key = name.lower()
-    text = default(session, key) if value is None else normalize(name, value)
+    text = default(session, key) if value is None else value if trusted else normalize(name, value)
     if session._in_block:
         saved = session.__dict__.setdefault("_settings_saved", {})
         if key not in saved:

@@ -1,6 +1,6 @@
 """Randomized, seeded simulation of Raft clusters under faults (see sim.py for what is checked).
 
-    RAFT_SIM_SEEDS=1500,200   short seeds, long seeds (the default: about 70 s here);
+    RAFT_SIM_SEEDS=2000,250   short seeds, long seeds (the default: about 90 s of CPU);
                               "N" alone: N short seeds and N//7 long ones
     RAFT_SIM_SEED_BASE=0      where the seed ranges start (explore new ones with another base)
     RAFT_SEED=123             replay just that seed, with a trace in the failure message
@@ -22,7 +22,7 @@ LONG_CHUNKS = 10
 
 
 def _counts() -> tuple[int, int]:
-    spec = os.environ.get("RAFT_SIM_SEEDS", "1500,200")
+    spec = os.environ.get("RAFT_SIM_SEEDS", "2000,250")
     if "," in spec:
         short, long = spec.split(",", 1)
         return int(short), int(long)

@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class PetClinicConfig(AppConfig):
+    name = 'pet_clinic'
