@@ -39,7 +39,7 @@ class RangeEntry:
     offset: int = 0                 # position of the first column in the combined row
     merged: set = dataclasses.field(default_factory=set)   # JOIN USING columns shown by the other side
     coalesced: dict = dataclasses.field(default_factory=dict)   # FULL JOIN USING: name -> (other entry, index)
-    schema: str | None = None       # a system view's schema (pg_catalog.pg_class.relname)
+    schema: str | None = None       # a system view's schema (tables have theirs in `table`)
 
 
 class Scope:
@@ -590,7 +590,7 @@ class Binder(ArrayBinder):
         qual = names[-2]
         schema = names[-3] if len(names) >= 3 else None
         cands = [e for e in scope.entries if e.alias == qual and
-                 (schema is None or (e.table.schema if e.table is not None else e.schema) == schema)]
+                 (schema is None or schema == (e.table.schema if e.table is not None else e.schema))]
         if not cands:
             return None
         e = cands[0]
@@ -1170,7 +1170,7 @@ class Binder(ArrayBinder):
                 alias = item.alias.aliasname if item.alias is not None else item.relname
                 entry = RangeEntry(alias=alias, table=None, names=[c for c, _ in cols],
                                    types=[(o, -1) for _, o in cols], hidden=[False] * len(cols), offset=scope.width,
-                                   schema=(item.schemaname or "pg_catalog") if item.alias is None else None)
+                                   schema=item.schemaname or "pg_catalog")
                 scope.entries.append(entry)
                 return FromVirtual(entry, fn)
             if item.schemaname is not None:
