@@ -12,9 +12,9 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from tests.orm import sqlalchemy_petclinic as clinic
-from tests.orm.conftest import pending_catalogs
+from tests.orm.conftest import pending_sqlalchemy
 
-pytestmark = [pytest.mark.integration, pending_catalogs]
+pytestmark = [pytest.mark.integration, pending_sqlalchemy]
 
 ENGINES = ["guide-psycopg2", "auroradsql+psycopg2", "auroradsql+psycopg"]
 

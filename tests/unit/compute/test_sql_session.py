@@ -492,6 +492,12 @@ def test_system_views(s):
         ("id", "integer", None, 32, 0), ("name", "character varying", 10, None, None), ("amt", "numeric", None, 8, 2)]
     assert rows(s, "select indexname from pg_indexes where tablename = 't' order by 1") == [("t_name",), ("t_pkey",)]
     assert rows(s, "select nspname from pg_catalog.pg_namespace where nspname = 's2'") == [("s2",)]
+    # Schema-qualified column references to system views, as SQLAlchemy writes them.
+    assert rows(s, "select pg_catalog.pg_namespace.nspname from pg_catalog.pg_namespace "
+                   "where pg_catalog.pg_namespace.nspname = 's2'") == [("s2",)]
+    assert rows(s, "select information_schema.tables.table_name from information_schema.tables "
+                   "where information_schema.tables.table_schema = 's2'") == [("t",)]
+    assert err(s, "select information_schema.pg_namespace.nspname from pg_namespace").sqlstate == "42P01"
     assert err(s, "select * from information_schema.nope").sqlstate == "42P01"
 
 
