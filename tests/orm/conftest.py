@@ -79,20 +79,19 @@ def run_python(args: list[str], *, cwd, env: dict[str, str], timeout: int = 240)
     return result
 
 
-# What each proof still needs (found by running them on the catalogs branch, 01:20 UTC). They are skipped
+# What each proof still needs (found by running them on main at 02:00 UTC). They are skipped
 # until then; DSQL_ORM_RUN_PENDING=1 runs them anyway.
 def pending(reason: str):
     return pytest.mark.skipif(not os.environ.get("DSQL_ORM_RUN_PENDING"), reason=reason)
 
 
-CATALOGS = "pg_catalog.pg_type, pg_class, pg_attribute, pg_index, pg_constraint (issue 6 catalogs, not on main yet)"
 pending_sqlalchemy = pending(
-    f"needs {CATALOGS}; reflection also needs set-returning functions in the select list (unnest(indkey) beside "
-    "generate_subscripts(indkey, 1)), json_build_object, pg_get_serial_sequence and pg_sequence")
-pending_catalogs = pending(f"needs {CATALOGS}")
+    "reflection: SQLAlchemy's column query over pg_attribute finds no 'collation' column (NoSuchColumnError); "
+    "the dialect's create_all of a table with an index fails with 'unsupported mix of ddl statements in the same "
+    "transaction'; reflection also needs unnest(indkey) beside generate_subscripts(indkey, 1) in the select list")
 pending_inspectdb = pending(
-    f"needs {CATALOGS}; inspectdb also needs a function in FROM joined with a table "
+    "inspectdb needs a function in FROM joined with a table "
     "(unnest(c.conkey) WITH ORDINALITY cols(colid, arridx) JOIN pg_attribute, Django's get_constraints)")
 pending_adapter = pending(
-    f"needs {CATALOGS}, and catalog views that show the transaction's own DDL (aurora-dsql-django's "
+    "needs catalog views that show the transaction's own DDL (aurora-dsql-django's "
     "test_table_creation counts pg_indexes after CREATE TABLE in the same transaction)")

@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from tests.orm.conftest import pending_adapter, pending_catalogs, pending_inspectdb, run_python
+from tests.orm.conftest import pending_adapter, pending_inspectdb, run_python
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +40,6 @@ def project(tmp_path, django_env):
     run_python(["manage.py", "shell", "-c", script], cwd=root, env=django_env)
 
 
-@pending_catalogs
 def test_guide_pet_clinic(project, django_env):
     models = project / "pet_clinic" / "models.py"
     full = models.read_text()
