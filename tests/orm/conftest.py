@@ -89,7 +89,8 @@ CATALOGS = "pg_catalog.pg_type, pg_class, pg_attribute, pg_index, pg_constraint 
 pending_sqlalchemy = pending(
     f"needs {CATALOGS}; reflection also needs set-returning functions in the select list (unnest(indkey) beside "
     "generate_subscripts(indkey, 1)), json_build_object, pg_get_serial_sequence and pg_sequence")
-pending_django = pending(
+pending_catalogs = pending(f"needs {CATALOGS}")
+pending_inspectdb = pending(
     f"needs {CATALOGS}; inspectdb also needs a function in FROM joined with a table "
     "(unnest(c.conkey) WITH ORDINALITY cols(colid, arridx) JOIN pg_attribute, Django's get_constraints)")
 pending_adapter = pending(

@@ -1288,6 +1288,8 @@ class Binder(ArrayBinder):
         if not isinstance(fc, ast.FuncCall):
             raise errors.FeatureNotSupported("this function in FROM is not supported", position=self.pos(item))
         name = _str_nodes(fc.funcname)[-1].lower()
+        if name == "unnest" and len(fc.args or ()) > 1:
+            return self._unnest_many(item, fc, scope)
         e = self.expr(fc, Scope(), False)
         if name == "unnest" and getattr(e, "srf", False):
             arg, t = e.args[0], e.type
@@ -1314,6 +1316,28 @@ class Binder(ArrayBinder):
             def rows(catalog, session, env):
                 return fn(arg.compile(env)(None))
             rows.wants_env = True
+        return FromVirtual(entry, rows)
+
+    def _unnest_many(self, item, fc, scope: Scope):
+        """unnest(a, b, ...) in FROM (Django's bulk INSERT ... SELECT * FROM UNNEST): the arrays side by side,
+        the shorter ones padded with NULLs."""
+        parts = [self.expr(ast.FuncCall(funcname=fc.funcname, args=(a,), location=fc.location), Scope(), False)
+                 for a in fc.args]
+        args = [p.args[0] for p in parts]
+        if any(isinstance(x, ColRef) for a in args for x in a.walk()):
+            raise errors.FeatureNotSupported("unnest() arguments must not refer to other FROM items",
+                                             position=self.pos(item))
+        alias = item.alias.aliasname if item.alias is not None else "unnest"
+        names = [c.sval for c in item.alias.colnames] if item.alias is not None and item.alias.colnames else []
+        names += ["unnest"] * (len(parts) - len(names))
+        entry = RangeEntry(alias=alias, table=None, names=names[:len(parts)], types=[(p.type, -1) for p in parts],
+                           hidden=[False] * len(parts), offset=scope.width)
+        scope.entries.append(entry)
+
+        def rows(catalog, session, env):
+            arrays = [(a.value if isinstance(a, Const) else a.compile(env)(None)) or [] for a in args]
+            return [list(r) for r in itertools.zip_longest(*arrays)]
+        rows.wants_env = True
         return FromVirtual(entry, rows)
 
     @staticmethod

@@ -560,3 +560,12 @@ def test_search_path(s):
     run(s, "set search_path = nope")
     e = err(s, "create table x1 (a int)")
     assert (e.sqlstate, e.message) == ("3F000", "no schema has been selected to create in")
+
+
+def test_unnest_of_several_arrays_in_from(s):
+    """Django 5.2's bulk_create: INSERT ... SELECT * FROM UNNEST(a::uuid[], b::varchar[]), arrays zipped."""
+    run(s, "create table bulk (id int primary key, name varchar(10))")
+    run(s, "insert into bulk (id, name) select * from unnest(('{1,2,3}')::int[], ('{a,b,c}')::varchar[])")
+    assert rows(s, "select id, name from bulk order by id") == [(1, "a"), (2, "b"), (3, "c")]
+    assert rows(s, "select * from unnest(array[1,2], array['x']) as u(n, t)") == [(1, "x"), (2, None)]
+    assert rows(s, "select u.t from unnest(array[1], array['y']) as u(n, t)") == [("y",)]
