@@ -7,10 +7,12 @@ STATE ?= .state
 
 .PHONY: run test unit integration difftest protos check-protos down status clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml tests/clients/node/package-lock.json
 	@command -v psql >/dev/null || (apt-get update -qq && apt-get install -y -qq postgresql-client)
+	@test -f /usr/share/java/postgresql.jar || (apt-get update -qq && apt-get install -y -qq libpostgresql-jdbc-java)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@if command -v npm >/dev/null; then npm ci --silent --no-audit --no-fund --prefix tests/clients/node; fi
 	@touch $(STAMP)
 
 run: $(STAMP)

@@ -144,6 +144,7 @@ class ComputeService(compute_pb2_grpc.ComputeServicer):
             SESSIONS_REFUSED.labels("engine").inc()
             yield compute_pb2.SessionDown(messages=pgwire.error_response(err, "FATAL"), close=True)
             return
+        session.backend_pid = start.backend_pid          # pg_backend_pid()
         settings = getattr(session, "settings", None)
         if isinstance(settings, dict) and start.options.get("application_name"):
             settings["application_name"] = start.options["application_name"]

@@ -40,6 +40,8 @@ SCRIPT = [
     "INSERT INTO ddl_d VALUES (1, 5) RETURNING *",
     "INSERT INTO ddl_d VALUES (2, -5)",
     "INSERT INTO ddl_d VALUES (3, NULL)",
+    "SELECT 5::ddl_pos + 1, CAST('7' AS ddl_pos)",
+    "SELECT (-1)::ddl_pos",
     "CREATE FUNCTION ddl_add(a int, b int) RETURNS int LANGUAGE SQL AS 'SELECT a + b'",
     "CREATE FUNCTION ddl_dbl(x int) RETURNS int LANGUAGE SQL IMMUTABLE RETURN x * 2",
     "SELECT ddl_add(1, 2), ddl_dbl(ddl_add(2, 3)), ddl_dbl(k) FROM ddl_d",

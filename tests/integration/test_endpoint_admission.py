@@ -116,11 +116,13 @@ def add_principal(doc, name, actions=("dsql:DbConnectAdmin", "dsql:DbConnect"), 
 
 
 def wait_reloaded(check, timeout=10.0):
-    """The relays re-read the store at most once a second; wait until `check()` is true."""
+    """Wait until `check()` is true (one relay has the change), then a little more than the one
+    second within which every relay re-reads a changed store."""
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, "the credential store change was not picked up"
         time.sleep(0.3)
+    time.sleep(1.2)
 
 
 # ------------------------------------------------------------------ TLS

@@ -16,7 +16,7 @@ from services.common.errors import PgError
 
 from . import constraints, objects
 from . import functions as F
-from . import sysviews
+from . import syscat
 from . import types as T
 from .arrays import ARRAY_FUNCS, ArrayBinder, is_array
 from .expr import (AggCall, BoolOp, BoolTest, Case, Coalesce, ColRef, Const, Expr, Func, InList,
@@ -39,6 +39,7 @@ class RangeEntry:
     offset: int = 0                 # position of the first column in the combined row
     merged: set = dataclasses.field(default_factory=set)   # JOIN USING columns shown by the other side
     coalesced: dict = dataclasses.field(default_factory=dict)   # FULL JOIN USING: name -> (other entry, index)
+    schema: str | None = None       # a system view's schema (tables have theirs in `table`)
 
 
 class Scope:
@@ -519,7 +520,13 @@ class Binder(ArrayBinder):
         return e
 
     def x_TypeCast(self, n, scope, allow_agg):
-        oid, typmod = type_from_typename(n.typeName, self.stmt)
+        try:
+            oid, typmod = type_from_typename(n.typeName, self.stmt)
+        except errors.UndefinedObject:
+            cast = objects.domain_cast(self, n, scope, allow_agg)
+            if cast is None:
+                raise
+            return cast
         if isinstance(n.arg, ast.A_ArrayExpr) and not n.arg.elements and is_array(oid):
             return Const([], oid, location=self.pos(n))
         arg = self.expr(n.arg, scope, allow_agg)
@@ -583,7 +590,7 @@ class Binder(ArrayBinder):
         qual = names[-2]
         schema = names[-3] if len(names) >= 3 else None
         cands = [e for e in scope.entries if e.alias == qual and
-                 (schema is None or (e.table is not None and e.table.schema == schema))]
+                 (schema is None or schema == (e.table.schema if e.table is not None else e.schema))]
         if not cands:
             return None
         e = cands[0]
@@ -842,6 +849,18 @@ class Binder(ArrayBinder):
             f = Func("unnest", lambda v: v, [a], T.ELEMENT_OF[a.type], location=loc)
             f.srf = True
             return f
+        if name == "generate_subscripts" and len(args) in (2, 3) and is_array(args[0].type):
+            dim = self.coerce(args[1], T.INT4)
+
+            def subscripts(arr, d, rev=False):
+                n = len(arr) if d == 1 and arr is not None else 0
+                return list(range(n, 0, -1)) if rev else list(range(1, n + 1))
+            rest = [self.coerce(args[2], T.BOOL)] if len(args) == 3 else []
+            f = Func(name, subscripts, [args[0], dim, *rest], T.INT4, location=loc)
+            f.srf = True
+            return f
+        if name == "generate_series" and len(args) in (2, 3):
+            return self._generate_series(args, loc)
         if name == "pg_typeof" and len(args) == 1:
             return Const(args[0].type, T.REGTYPE, location=loc)
         if name in ("concat_ws", "format") and args:
@@ -859,6 +878,11 @@ class Binder(ArrayBinder):
             def format_(fmt, *vals):
                 return format_func(fmt, vals, outs[1:])
             return self.fold(Func(name, format_, args, T.TEXT, strict=False, location=loc))
+        if name in ("json_build_object", "json_build_array"):
+            from .functions_ext import json_build
+            args = [self.coerce(a, T.TEXT) if a.type == T.UNKNOWN else a for a in args]
+            return Func(name, json_build(name, [a.type for a in args], loc), args, T.JSON, strict=False,
+                        location=loc)
         if name == "concat":
             if not args:
                 raise errors.UndefinedFunction("function concat() does not exist", position=loc,
@@ -907,6 +931,28 @@ class Binder(ArrayBinder):
         fn, rt, targets, strict, volatile = F.resolve_function(name, [a.type for a in args], loc)
         args = [self.coerce(a, tt) for a, tt in zip(args, targets)]
         return self.fold(Func(name, fn, args, rt, strict=strict, volatile=volatile, location=loc))
+
+    def _generate_series(self, args, loc) -> Expr:
+        """generate_series(start, stop [, step]) over integers, numeric or timestamps: a set-returning Func."""
+        types = [a.type for a in args]
+        if all(t in (T.INT2, T.INT4, T.INT8, T.UNKNOWN) for t in types):
+            t = T.INT8 if T.INT8 in types else T.INT4
+            args = [self.coerce(a, t) for a in args]
+        elif all(t in F.NUM_RANK or t == T.UNKNOWN for t in types) and T.NUMERIC in types:
+            t = T.NUMERIC
+            args = [self.coerce(a, t) for a in args]
+        elif len(args) == 3 and types[0] in (T.TIMESTAMP, T.TIMESTAMPTZ, T.UNKNOWN):
+            t = T.TIMESTAMPTZ if T.TIMESTAMPTZ in types[:2] or types[0] == T.UNKNOWN else T.TIMESTAMP
+            args = [self.coerce(args[0], t), self.coerce(args[1], t), self.coerce(args[2], T.INTERVAL)]
+        else:
+            raise errors.UndefinedFunction(
+                f"function generate_series({', '.join(F.type_name(x) for x in types)}) does not exist",
+                position=loc, hint="No function matches the given name and argument types. You might need to "
+                                   "add explicit type casts.")
+        from .functions_ext import series
+        f = Func("generate_series", series(t), args, t, location=loc)
+        f.srf = True
+        return f
 
     def window_call(self, n, name, scope, allow_agg, loc) -> WindowCall:
         if not allow_agg:
@@ -1120,13 +1166,14 @@ class Binder(ArrayBinder):
             return self._subquery_entry(q, alias, names, scope)
         if isinstance(item, ast.RangeFunction):
             return self._range_function(item, scope)
-        if isinstance(item, ast.RangeVar) and (item.schemaname is None or item.schemaname in sysviews.SYSTEM_SCHEMAS):
-            view = sysviews.lookup(item.schemaname, item.relname)
+        if isinstance(item, ast.RangeVar) and (item.schemaname is None or item.schemaname in syscat.system_schemas()):
+            view = syscat.lookup(item.schemaname, item.relname)
             if view is not None:
                 cols, fn = view
                 alias = item.alias.aliasname if item.alias is not None else item.relname
                 entry = RangeEntry(alias=alias, table=None, names=[c for c, _ in cols],
-                                   types=[(o, -1) for _, o in cols], hidden=[False] * len(cols), offset=scope.width)
+                                   types=[(o, -1) for _, o in cols], hidden=[False] * len(cols), offset=scope.width,
+                                   schema=item.schemaname or "pg_catalog")
                 scope.entries.append(entry)
                 return FromVirtual(entry, fn)
             if item.schemaname is not None:
@@ -1244,6 +1291,8 @@ class Binder(ArrayBinder):
         if not isinstance(fc, ast.FuncCall):
             raise errors.FeatureNotSupported("this function in FROM is not supported", position=self.pos(item))
         name = _str_nodes(fc.funcname)[-1].lower()
+        if name == "unnest" and len(fc.args or ()) > 1:
+            return self._unnest_many(item, fc, scope)
         e = self.expr(fc, Scope(), False)
         if name == "unnest" and getattr(e, "srf", False):
             arg, t = e.args[0], e.type
@@ -1259,14 +1308,39 @@ class Binder(ArrayBinder):
         entry = RangeEntry(alias=alias, table=None, names=names[:1], types=[(t, -1)], hidden=[False],
                            offset=scope.width)
         scope.entries.append(entry)
-        compiled = arg.compile(_NoEnvT) if not isinstance(arg, Const) else None
-        value = arg.value if isinstance(arg, Const) else None
-        if compiled is not None and any(isinstance(x, (ColRef, Param)) or getattr(x, "correlated", False)
-                                        for x in arg.walk()):
-            raise errors.FeatureNotSupported(f"{name}() arguments must be constants here", position=self.pos(item))
+        if any(isinstance(x, ColRef) for x in arg.walk()):
+            raise errors.FeatureNotSupported(f"{name}() arguments must not refer to other FROM items",
+                                             position=self.pos(item))
+        if isinstance(arg, Const):
+            def rows(catalog, session, value=arg.value):
+                return fn(value)
+        else:
+            # parameters and outer references (a correlated subquery) are read at run time
+            def rows(catalog, session, env):
+                return fn(arg.compile(env)(None))
+            rows.wants_env = True
+        return FromVirtual(entry, rows)
 
-        def rows(catalog, session, compiled=compiled, value=value):
-            return fn(compiled(None) if compiled is not None else value)
+    def _unnest_many(self, item, fc, scope: Scope):
+        """unnest(a, b, ...) in FROM (Django's bulk INSERT ... SELECT * FROM UNNEST): the arrays side by side,
+        the shorter ones padded with NULLs."""
+        parts = [self.expr(ast.FuncCall(funcname=fc.funcname, args=(a,), location=fc.location), Scope(), False)
+                 for a in fc.args]
+        args = [p.args[0] for p in parts]
+        if any(isinstance(x, ColRef) for a in args for x in a.walk()):
+            raise errors.FeatureNotSupported("unnest() arguments must not refer to other FROM items",
+                                             position=self.pos(item))
+        alias = item.alias.aliasname if item.alias is not None else "unnest"
+        names = [c.sval for c in item.alias.colnames] if item.alias is not None and item.alias.colnames else []
+        names += ["unnest"] * (len(parts) - len(names))
+        entry = RangeEntry(alias=alias, table=None, names=names[:len(parts)], types=[(p.type, -1) for p in parts],
+                           hidden=[False] * len(parts), offset=scope.width)
+        scope.entries.append(entry)
+
+        def rows(catalog, session, env):
+            arrays = [(a.value if isinstance(a, Const) else a.compile(env)(None)) or [] for a in args]
+            return [list(r) for r in itertools.zip_longest(*arrays)]
+        rows.wants_env = True
         return FromVirtual(entry, rows)
 
     @staticmethod

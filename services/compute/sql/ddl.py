@@ -9,6 +9,8 @@ it applies at COMMIT (DSQL allows one DDL per transaction and no DML with it).
 from __future__ import annotations
 
 import dataclasses
+import re
+import uuid
 from typing import Callable
 
 from pglast import ast
@@ -113,6 +115,7 @@ def create_table(catalog, st: Statement, session) -> DdlAction:
     checks: list[dict] = []          # "column_name" set for column constraints until ids are known
     domain_of: dict[str, dict] = {}
     identities: dict[str, dict] = {}   # column name -> sequence options
+    seq_names: dict[str, list[str]] = {}   # column name -> SEQUENCE NAME given in the identity options
     lim = _limits(session)
 
     def set_pk(keys, node):
@@ -178,7 +181,11 @@ def create_table(catalog, st: Statement, session) -> DdlAction:
                     if oid not in IDENTITY_TYPES:
                         raise PgError("identity column type must be smallint, integer, or bigint",
                                       sqlstate="22023", position=b.pos(c))
-                    opts = list(c.options or ())
+                    opts = [o for o in c.options or () if o.defname != "sequence_name"]
+                    seq_name = next(([x.sval for x in o.arg] for o in c.options or ()
+                                     if o.defname == "sequence_name"), None)
+                    if seq_name is not None:
+                        seq_names[col.name] = seq_name
                     if not any(o.defname == "as" for o in opts):
                         opts.append(ast.DefElem(defname="as", arg=_type_node(oid)))
                     identities[col.name] = objects.sequence_options(opts, identity=True, position=b.pos(c))
@@ -318,9 +325,17 @@ def create_table(catalog, st: Statement, session) -> DdlAction:
             raise errors.ProgramLimitExceeded(f"creating more than {lim.tables_max} tables not allowed")
         final = table
         if identities:
-            cols = [dataclasses.replace(c, sequence=f"{schema}.{_free_name(catalog, schema, f'{name}_{c.name}_seq')}")
-                    if c.name in identities else c for c in table.columns]
-            final = dataclasses.replace(table, columns=cols)
+            def seq_of(c):
+                given = seq_names.get(c.name)
+                if given is not None:
+                    if len(given) > 1 and given[-2] != schema:
+                        raise PgError("sequence must be in same schema as table it is linked to", sqlstate="55000")
+                    if catalog.relation_exists(schema, given[-1]):
+                        raise errors.DuplicateTable(f'relation "{given[-1]}" already exists')
+                    return f"{schema}.{given[-1]}"
+                return f"{schema}.{_free_name(catalog, schema, f'{name}_{c.name}_seq')}"
+            final = dataclasses.replace(table, columns=[dataclasses.replace(c, sequence=seq_of(c))
+                                                        if c.name in identities else c for c in table.columns])
         made = catalog.create_table(final, if_not_exists=n.if_not_exists)
         if made is None:
             return "CREATE TABLE", [f'relation "{name}" already exists, skipping'], None
@@ -516,6 +531,12 @@ def drop(catalog, st: Statement, session) -> DdlAction:
     raise errors.FeatureNotSupported(f"DROP {kind[7:]} is not supported")
 
 
+_ALTER_TABLE_WORDS = {"AT_AddConstraint": "ADD CONSTRAINT", "AT_DropConstraint": "DROP CONSTRAINT",
+                      "AT_ColumnDefault": "ALTER COLUMN SET DEFAULT", "AT_AlterColumnType": "ALTER COLUMN TYPE",
+                      "AT_SetNotNull": "ALTER COLUMN SET NOT NULL", "AT_DropNotNull": "ALTER COLUMN DROP NOT NULL",
+                      "AT_DropColumn": "DROP COLUMN", "AT_AddIdentity": "ALTER COLUMN ADD IDENTITY"}
+
+
 def _missing_table(rel, missing_ok):
     if missing_ok:
         return "ALTER TABLE", [f'relation "{rel.relname}" does not exist, skipping'], None
@@ -550,7 +571,8 @@ def alter_table(catalog, st: Statement, session) -> DdlAction:
         elif k == "AT_AddConstraint" and cmd.def_.contype.name == "CONSTR_FOREIGN":
             raise errors.FeatureNotSupported("foreign key constraints not supported")
         else:
-            raise errors.FeatureNotSupported(f"ALTER TABLE {k[3:]} is not supported")
+            what = _ALTER_TABLE_WORDS.get(k) or re.sub(r"(?<!^)(?=[A-Z])", " ", k[3:]).upper()
+            raise errors.FeatureNotSupported(f"ALTER TABLE {what} is not supported")
     lim = _limits(session)
 
     def apply(txn):

@@ -9,6 +9,8 @@ found by one point read.
 
 from __future__ import annotations
 
+import time
+
 import functools
 import heapq
 import itertools
@@ -199,6 +201,9 @@ def check_cancel(ctx: ExecContext) -> None:
     if s is not None and getattr(s, "cancel_requested", False):
         s.cancel_requested = False
         raise errors.QueryCanceled("canceling statement due to user request")
+    deadline = getattr(s, "statement_deadline", None)
+    if deadline is not None and time.monotonic() > deadline:
+        raise errors.QueryCanceled("canceling statement due to statement timeout")
 
 
 def _result(node, ctx):
@@ -934,7 +939,10 @@ def _frame_bounds(frame, offs, n, group_start, group_end):
 
 def _virtual(node: VirtualScan, ctx):
     session = ctx.env.session
-    for r in node.rows(session.catalog, session):
+    args = (ctx.env,) if getattr(node.rows, "wants_env", False) else ()
+    for i, r in enumerate(node.rows(session.catalog, session, *args)):
+        if i % 1024 == 1023:
+            check_cancel(ctx)
         yield list(r)
 
 

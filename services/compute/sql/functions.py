@@ -111,6 +111,12 @@ def cast_func(src: int, dst: int, context: int = EXPLICIT) -> Callable | None:
     if src == UNKNOWN:
         t = T.lookup(dst)
         return lambda v: t.text_in(v)
+    if src in T.VECTORS and T.ARRAY_OF.get(T.ELEMENT_OF[src]) == dst:
+        return _identity                          # int2vector -> int2[], oidvector -> oid[]
+    if src in T.REG_TYPES and dst in INTS + (OIDT,) or src == OIDT and dst in T.REG_TYPES or \
+            src in INTS and dst in T.REG_TYPES and context >= ASSIGNMENT:
+        # the OID alias types (regclass ...) are OIDs that print as names
+        return _identity if dst in (OIDT, INT8) else _int_checker(dst) if dst in INTS else _reg_maker(dst)
     if (src == OIDT and dst in INTS + (NUMERIC,)) or (dst == OIDT and src in INTS):
         if dst == NUMERIC:
             return Decimal
@@ -176,6 +182,12 @@ def cast_func(src: int, dst: int, context: int = EXPLICIT) -> Callable | None:
         if pair == (BOOL, INT4):
             return lambda v: 1 if v else 0
     return None
+
+
+def _reg_maker(dst: int) -> Callable:
+    from .types.regoid import make
+    kind = T.lookup(dst).name
+    return lambda v: make(kind, v)
 
 
 def _bool_text(v):
@@ -415,7 +427,9 @@ def resolve_binop(op: str, lt: int, rt: int, position=None) -> OpResolution:
 
 
 def _resolve_known(op, lt, rt, position, orig) -> OpResolution:
-    if OIDT in (lt, rt) and lt in INTS + (OIDT,) and rt in INTS + (OIDT,) and op in COMPARISON_OPS:
+    oidish = INTS + (OIDT,) + T.REG_TYPES
+    if (OIDT in (lt, rt) or lt in T.REG_TYPES or rt in T.REG_TYPES) and lt in oidish and rt in oidish \
+            and op in COMPARISON_OPS:
         return OpResolution(_CMP[op], BOOL, OIDT, OIDT)
     # numbers
     if lt in NUM_RANK and rt in NUM_RANK:

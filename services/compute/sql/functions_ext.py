@@ -1084,3 +1084,72 @@ def interval_trunc_func(field):
         raise PgError(f'unit "{field}" not recognized for type interval', sqlstate="22023")
     rule = rules[f]
     return lambda iv: Interval(*rule(iv.months, iv.days, iv.microseconds))
+
+
+# ------------------------------------------------------------------ generate_series
+
+def series(t: int):
+    """generate_series(start, stop [, step]) as a function returning the list of values."""
+    def gen(start, stop, step=None):
+        if start is None or stop is None:
+            return []
+        if step is None:
+            step = 1
+        if step == 0 or (isinstance(step, Interval) and step.sort_key() == 0):
+            raise PgError("step size cannot equal zero", sqlstate="22023")
+        out = []
+        if isinstance(step, Interval):
+            from .functions import ts_plus_interval as add_interval
+            forward = step.sort_key() > 0
+            v = start
+            while (v <= stop) if forward else (v >= stop):
+                out.append(v)
+                v = add_interval(v, step)
+            return out
+        v = start
+        while (v <= stop) if step > 0 else (v >= stop):
+            out.append(v)
+            v += step
+        return out
+    return gen
+
+
+# ------------------------------------------------------------------ json_build_object / json_build_array
+
+def _json_value(v, oid: int) -> str:
+    import json
+    from decimal import Decimal as _D
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float, _D)) and oid not in (F.T.OID,):
+        return str(v)
+    if oid == F.T.JSON:
+        return v
+    if isinstance(v, list):
+        from . import types as _T
+        el = _T.ELEMENT_OF.get(oid, F.TEXT)
+        return "[" + ",".join(_json_value(x, el) for x in v) + "]"
+    from . import types as _T
+    return json.dumps(_T.lookup(oid).text_out(v))
+
+
+def json_build(name: str, oids: list[int], position=None):
+    """json_build_object(k, v, ...) / json_build_array(v, ...) rendered as PostgreSQL prints them."""
+    import json
+    if name == "json_build_object" and len(oids) % 2:
+        raise PgError("argument list must have even number of elements", sqlstate="22023", position=position,
+                      hint="The arguments of json_build_object() must consist of alternating keys and values.")
+
+    def build(*vals):
+        if name == "json_build_array":
+            return "[" + ", ".join(_json_value(v, o) for v, o in zip(vals, oids)) + "]"
+        parts = []
+        for i in range(0, len(vals), 2):
+            if vals[i] is None:
+                raise PgError("null value not allowed for object key", sqlstate="22004")
+            key = vals[i] if isinstance(vals[i], str) else F.T.lookup(oids[i]).text_out(vals[i])
+            parts.append(f"{json.dumps(key)} : {_json_value(vals[i + 1], oids[i + 1])}")
+        return "{" + ", ".join(parts) + "}"
+    return build

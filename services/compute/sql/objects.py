@@ -725,3 +725,58 @@ def drop_owned_sequences(catalog, table) -> None:
     for seq in owned_sequences(catalog, table):
         catalog.drop_object("sequence", seq)
         allocator(catalog).forget(seq["id"])
+
+
+# ------------------------------------------------------------------ domain casts
+
+@dataclasses.dataclass(eq=False)
+class _DomainCheck(Expr):
+    """`expr::domain`: the value cast to the base type, then the domain's NOT NULL and CHECKs."""
+    arg: Expr
+    domain: dict
+    checks: list                 # (name, bound boolean expression over a one-column row [VALUE])
+    type: int
+    typmod: int = -1
+    location: int | None = None
+
+    def children(self):
+        return [self.arg]
+
+    def compile(self, env):
+        af = self.arg.compile(env)
+        cfs = [(name, c.compile(env)) for name, c in self.checks]
+        dom = self.domain
+
+        def check(row):
+            v = af(row)
+            if v is None and dom["not_null"]:
+                raise errors.NotNullViolation(f"domain {dom['name']} does not allow null values")
+            for name, f in cfs:
+                if f([v]) is False:
+                    raise PgError(f'value for domain {dom["name"]} violates check constraint "{name}"',
+                                  sqlstate="23514")
+            return v
+        return check
+
+
+def domain_cast(binder, n: ast.TypeCast, scope, allow_agg):
+    """Bind a cast to a domain; None when the type name is not a domain."""
+    from .bind import RangeEntry, Scope
+    tn = n.typeName
+    names = [x.sval for x in tn.names]
+    if binder.catalog is None or not hasattr(binder.catalog, "objects") or tn.arrayBounds or tn.typmods or \
+            names[0] == "pg_catalog":
+        return None
+    dom = find_object(binder.catalog, binder.session, "domain", names)
+    if dom is None:
+        return None
+    _record(binder, dom, "domain")
+    oid, typmod = dom["base_type"]
+    arg = binder.expr(ast.TypeCast(arg=n.arg, typeName=_typename(oid, typmod)), scope, allow_agg)
+    value_scope = Scope([RangeEntry(alias=dom["name"], table=None, names=["value"], types=[(oid, typmod)],
+                                    hidden=[False])])
+    checks = []
+    for ck in dom["checks"]:
+        node = pglast.parse_sql(f"SELECT {ck['expr']}")[0].stmt.targetList[0].val
+        checks.append((ck["name"], binder.to_bool(binder.expr(node, value_scope, False), "CHECK")))
+    return _DomainCheck(arg, dom, checks, oid, typmod, binder.pos(n))

@@ -57,7 +57,7 @@ DDL_KINDS = {"CreateSchemaStmt", "CreateStmt", "IndexStmt", "DropStmt", "AlterTa
              "RenameStmt", "AlterObjectSchemaStmt", "CreateSeqStmt", "CreateDomainStmt", "CreateFunctionStmt"} | ROLE_KINDS
 DML_KINDS = {"SelectStmt", "InsertStmt", "UpdateStmt", "DeleteStmt"}
 SUPPORTED = DDL_KINDS | DML_KINDS | {"TransactionStmt", "VariableSetStmt", "VariableShowStmt",
-                                      "ExplainStmt", "DeallocateStmt", "DiscardStmt", "CopyStmt",
+                                      "ExplainStmt", "DeallocateStmt", "DiscardStmt", "CopyStmt", "VacuumStmt",
                                       "CallStmt"}
 
 _UNSUPPORTED_NAMES = {
@@ -120,6 +120,8 @@ def validate(st: Statement) -> None:
     """Reject what DSQL does not support (0A000), before anything runs."""
     node = st.node
     kind = st.kind
+    if kind == "VacuumStmt" and not node.is_vacuumcmd:
+        return                          # ANALYZE (syscat/stats.py)
     if kind == "DefineStmt":      # CREATE TYPE / AGGREGATE / OPERATOR ...
         raise errors.FeatureNotSupported(f"CREATE {node.kind.name[7:].replace('_', ' ')} not supported")
     if kind == "CreateTableAsStmt" and node.objtype.name == "OBJECT_MATVIEW":

@@ -270,8 +270,7 @@ def grant(catalog, st: Statement, session) -> DdlAction:
             if g == PUBLIC and n.is_grant and n.grant_option:
                 raise PgError("grant options can only be granted to roles", sqlstate="0LP01")
             grantees.append(g)
-        docs = {g: {k: Grant(set(v.privs), set(v.grantable), v.grantor) for k, v in auth.grants(g).items()}
-                for g in grantees}
+        docs = {g: _grants_copy(auth, g) for g in grantees}
         notices = []
         for kind, obj, name in objects:
             mine = (auth.table_privileges if kind == "table" else auth.schema_privileges)
@@ -280,14 +279,9 @@ def grant(catalog, st: Statement, session) -> DdlAction:
                 raise denied(kind, name)
             wanted = [p for p in privs if p in allowed]
             if len(wanted) < len(privs):
-                verb = "granted" if n.is_grant else "revoked"
-                if not wanted:
-                    msg = f'no privileges were granted for "{name}"' if n.is_grant else \
-                        f'no privileges could be revoked for "{name}"'
-                else:
-                    msg = f'not all privileges were granted for "{name}"' if n.is_grant else \
-                        f'not all privileges could be revoked for "{name}"'
-                notices.append(_warning(msg, "01007" if verb == "granted" else "01006"))
+                some = "not all" if wanted else "no"
+                notices.append(_warning(f'{some} privileges were granted for "{name}"', "01007") if n.is_grant
+                               else _warning(f'{some} privileges could be revoked for "{name}"', "01006"))
             grantor = obj.owner if auth.has_privs_of_role(user, obj.owner) else user
             for g in grantees:
                 key = (kind, obj.id)
@@ -313,6 +307,11 @@ def grant(catalog, st: Statement, session) -> DdlAction:
     return DdlAction(tag, apply)
 
 
+def _grants_copy(auth, grantee: str) -> dict:
+    """A grantee's grant document to change (the cached one stays as it is)."""
+    return {k: Grant(set(v.privs), set(v.grantable), v.grantor) for k, v in auth.grants(grantee).items()}
+
+
 def _revoke_dependents(auth, docs, key, grantor: str, lost: set[str], cascade: bool) -> None:
     """Privileges `grantor` handed on with a grant option it is losing: an error without CASCADE
     (PostgreSQL's 2BP01), else revoked too, and so on down the chain."""
@@ -322,8 +321,7 @@ def _revoke_dependents(auth, docs, key, grantor: str, lost: set[str], cascade: b
         for g in auth.grantees():
             doc = docs.get(g)
             if doc is None:
-                doc = docs[g] = {k: Grant(set(v.privs), set(v.grantable), v.grantor)
-                                 for k, v in auth.grants(g).items()}
+                doc = docs[g] = _grants_copy(auth, g)
             dep = doc.get(key)
             if dep is None or dep.grantor != giver or not dep.privs & privs:
                 continue

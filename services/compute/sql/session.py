@@ -21,7 +21,9 @@ from typing import Any, Callable
 from services.common import errors
 from services.common.errors import PgError
 
-from . import types as T
+from . import syscat, types as T
+from .functions_ext import quote_ident
+from .syscat import settings as sysettings
 from .bind import Binder
 from .ddl import DdlAction, prepare_ddl
 from .execute import ExecContext, TxnState, check_cancel, insert_rows, run, run_delete, run_insert, run_update
@@ -130,6 +132,7 @@ class SqlSession:
         self.planner = Planner(limits)
         self.closed = False
         self.cancel_requested = False
+        self.statement_deadline: float | None = None     # statement_timeout, checked where cancel is
         self._txn_started = 0.0
         self.clock = time.monotonic           # transaction age; tests may inject another clock
         txn_metrics.set_limits(limits)
@@ -154,6 +157,7 @@ class SqlSession:
         return list(stmts)
 
     def prepare(self, stmt: Statement, param_oids=()) -> Prepared:
+        syscat.set_current_session(self)
         if self._status == "E" and stmt.kind != "TransactionStmt":
             raise errors.InFailedTransaction(IN_FAILED)
         try:
@@ -172,9 +176,10 @@ class SqlSession:
         p = self._cache.get(key)
         if p is not None and self._fresh(p):
             return p
+        syscat.resolved_names(reset=True)
         p = self._prepare(stmt, list(oids))
         p.requested_oids = oids
-        if p.kind in ("select", "dml"):
+        if p.kind in ("select", "dml") and not syscat.resolved_names():   # 't'::regclass is resolved once
             if len(self._cache) >= self.PLAN_CACHE_SIZE:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[key] = p
@@ -183,6 +188,7 @@ class SqlSession:
     def execute(self, prepared: Prepared, params=()) -> Result:
         if self.closed:
             raise errors.PgError("session is closed", sqlstate="08003")
+        syscat.set_current_session(self)
         if prepared.kind == "txn":
             return prepared.runner(params)
         if prepared.kind in ("copy_in", "copy_out"):
@@ -362,7 +368,8 @@ class SqlSession:
             self._end_txn(False, reason)
             self._reset_block()
 
-    def _reset_block(self) -> None:
+    def _reset_block(self, committed: bool = False) -> None:
+        sysettings.end_block(self, committed)
         self._in_block = self._implicit = False
         self._status = "I"
         self._block_kind = None
@@ -432,7 +439,7 @@ class SqlSession:
             self._end_txn(False)
             self._reset_block()
             raise
-        self._reset_block()
+        self._reset_block(committed=True)
         return notices
 
     # ------------------------------------------------------------ preparing
@@ -469,9 +476,14 @@ class SqlSession:
             return Prepared(stmt, [], None, "util", self._set_runner(stmt))
         if kind == "VariableShowStmt":
             name = stmt.node.name.lower()
-            return Prepared(stmt, [], [ColumnDesc(name, T.TEXT, -1, -1)], "util", self._show_runner(name))
+            cols = [ColumnDesc(sysettings.canonical(name), T.TEXT, -1, -1)] if name != "all" else \
+                [ColumnDesc(c, T.TEXT, -1, -1) for c in ("name", "setting", "description")]
+            return Prepared(stmt, [], cols, "util", self._show_runner(name))
         if kind == "CopyStmt":
             return self._prepare_copy(stmt, param_oids)
+        if kind == "VacuumStmt":          # ANALYZE (parse refuses VACUUM)
+            return Prepared(stmt, [], None, "util",
+                            lambda params: Result(None, [], syscat.stats.run_analyze(self, stmt)))
         if kind == "DeallocateStmt":
             name = stmt.node.name
 
@@ -723,14 +735,26 @@ class SqlSession:
                 return Result(None, [], "SET", notices)
             if name in ("transaction_isolation", "default_transaction_isolation"):
                 return Result(None, [], "SET" if k != "VAR_RESET" else "RESET")
+            tag = "SET" if k not in ("VAR_RESET", "VAR_RESET_ALL") else "RESET"
+            if k == "VAR_RESET_ALL":
+                sysettings.reset_all(self)
+                return Result(None, [], tag)
             if k == "VAR_SET_VALUE":
                 vals = []
                 for a in n.args or ():
                     v = a.val if hasattr(a, "val") else a
                     if isinstance(v, (list, tuple)):
                         v = v[0]
-                    vals.append(str(getattr(v, "sval", None) or getattr(v, "ival", None) or
-                                    getattr(v, "fval", None) or getattr(v, "boolval", "")))
+                    text = getattr(v, "sval", None)
+                    if text is None:
+                        text = getattr(v, "ival", None)
+                    if text is None:
+                        text = getattr(v, "fval", None)
+                    if text is None:
+                        text = getattr(v, "boolval", "")
+                    if name == "search_path" and isinstance(text, str):
+                        text = quote_ident(text)     # a list of names: each quoted as needed, as PostgreSQL
+                    vals.append(str(text))
                 value = ", ".join(vals)
                 if name in ("default_transaction_read_only", "transaction_read_only"):
                     value = "on" if value.lower() in _TRUE_WORDS else "off"
@@ -738,26 +762,28 @@ class SqlSession:
                         if self._in_block:
                             self._read_only = value == "on"
                         return Result(None, [], "SET")
-                if name in ("role", "session_authorization"):
-                    value = validate_setting(self, name, value)
-                if name == "timezone" and value.upper() not in ("UTC", "GMT", "ETC/UTC", "Z", "0", "+00"):
-                    raise errors.FeatureNotSupported("the time zone is UTC and cannot be changed")
-                self.settings[name] = value
-            elif k in ("VAR_SET_DEFAULT", "VAR_RESET"):
-                self.settings[name] = DEFAULT_SETTINGS.get(name, "")
-            return Result(None, [], "SET" if k != "VAR_RESET" else "RESET")
+                if name in ("role", "session_authorization"):     # the roles part checks membership
+                    sysettings.set_value(self, name, validate_setting(self, name, value), trusted=True)
+                    return Result(None, [], "SET")
+                notices = [] if self._in_block or not n.is_local else [
+                    "SET LOCAL can only be used in transaction blocks"]
+                sysettings.set_value(self, name, value, bool(n.is_local))
+                return Result(None, [], "SET", notices)
+            if k in ("VAR_SET_DEFAULT", "VAR_RESET"):
+                if name in sysettings.SETTINGS and sysettings.SETTINGS[name].context == "internal":
+                    raise PgError(f'parameter "{sysettings.canonical(name)}" cannot be changed', sqlstate="55P02")
+                sysettings.set_value(self, name, None, bool(n.is_local))
+            return Result(None, [], tag)
         return run_set
 
     def _show_runner(self, name):
         def run_show(params):
             if name == "all":
-                raise errors.FeatureNotSupported("SHOW ALL is not supported")
-            if name == "transaction_read_only":
-                return Result([ColumnDesc(name, T.TEXT, -1, -1)],
-                              [("on" if self._effective_read_only() else "off",)], "SHOW")
-            if name not in self.settings:
-                raise errors.UndefinedObject(f'unrecognized configuration parameter "{name}"', sqlstate="42704")
-            return Result([ColumnDesc(name, T.TEXT, -1, -1)], [(self.settings[name],)], "SHOW")
+                cols = [ColumnDesc("name", T.TEXT, -1, -1), ColumnDesc("setting", T.TEXT, -1, -1),
+                        ColumnDesc("description", T.TEXT, -1, -1)]
+                return Result(cols, sysettings.show_all(self), "SHOW")
+            return Result([ColumnDesc(sysettings.canonical(name), T.TEXT, -1, -1)],
+                          [(sysettings.show(self, name),)], "SHOW")
         return run_show
 
     # ------------------------------------------------------------ running
@@ -796,6 +822,8 @@ class SqlSession:
                 self._block_kind = "dml"
         txn = self._begin_txn()
         self.cancel_requested = False
+        timeout = sysettings.statement_timeout_s(self)
+        self.statement_deadline = time.monotonic() + timeout if timeout > 0 else None
         env = p.env
         env.params = list(params or ())
         if len(env.params) != len(p.param_oids):

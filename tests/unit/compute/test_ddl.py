@@ -110,6 +110,11 @@ def test_identity_columns_and_sequence_functions(s):
     assert rows(s, "insert into moved.j (v) values (4) returning id") == [(3,)]
     assert rows(s, "select currval('moved.j_id_seq')") == [(3,)]
     assert err(s, "select nextval('public.j_id_seq')").sqlstate == "42P01"
+    s.execute_sql("create table k (id bigint generated always as identity (sequence name k_ids cache 1), v int)")
+    assert rows(s, "insert into k (v) values (1) returning id") == [(1,)]
+    assert rows(s, "select currval('k_ids')") == [(1,)]
+    assert err(s, "alter table k alter column v set default 1").message == \
+        "ALTER TABLE ALTER COLUMN SET DEFAULT is not supported"
     s.execute_sql("drop table moved.j")
     s.execute_sql("drop schema moved")
 
@@ -182,6 +187,11 @@ def test_domains(s):
     e = err(s, "insert into d (k) values (3)")
     assert (e.sqlstate, e.message) == ("23502", "domain posint does not allow null values")
     assert err(s, "update d set c = 'low'").message.endswith('"code_upper"')
+    assert err(s, "select cast('x' as code)").sqlstate == "23514"
+    assert rows(s, "select 5::posint + 1, 'AB'::code") == [(6, "AB")]
+    e = err(s, "select (-1)::posint")
+    assert (e.sqlstate, e.message) == ("23514", 'value for domain posint violates check constraint "posint_check"')
+    assert err(s, "select null::posint").sqlstate == "23502"
     assert err(s, "drop domain posint").sqlstate == "2BP01"
     s.execute_sql("drop table d")
     s.execute_sql("drop domain posint")

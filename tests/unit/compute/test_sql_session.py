@@ -492,6 +492,12 @@ def test_system_views(s):
         ("id", "integer", None, 32, 0), ("name", "character varying", 10, None, None), ("amt", "numeric", None, 8, 2)]
     assert rows(s, "select indexname from pg_indexes where tablename = 't' order by 1") == [("t_name",), ("t_pkey",)]
     assert rows(s, "select nspname from pg_catalog.pg_namespace where nspname = 's2'") == [("s2",)]
+    # Schema-qualified column references to system views, as SQLAlchemy writes them.
+    assert rows(s, "select pg_catalog.pg_namespace.nspname from pg_catalog.pg_namespace "
+                   "where pg_catalog.pg_namespace.nspname = 's2'") == [("s2",)]
+    assert rows(s, "select information_schema.tables.table_name from information_schema.tables "
+                   "where information_schema.tables.table_schema = 's2'") == [("t",)]
+    assert err(s, "select information_schema.pg_namespace.nspname from pg_namespace").sqlstate == "42P01"
     assert err(s, "select * from information_schema.nope").sqlstate == "42P01"
 
 
@@ -554,3 +560,12 @@ def test_search_path(s):
     run(s, "set search_path = nope")
     e = err(s, "create table x1 (a int)")
     assert (e.sqlstate, e.message) == ("3F000", "no schema has been selected to create in")
+
+
+def test_unnest_of_several_arrays_in_from(s):
+    """Django 5.2's bulk_create: INSERT ... SELECT * FROM UNNEST(a::uuid[], b::varchar[]), arrays zipped."""
+    run(s, "create table bulk (id int primary key, name varchar(10))")
+    run(s, "insert into bulk (id, name) select * from unnest(('{1,2,3}')::int[], ('{a,b,c}')::varchar[])")
+    assert rows(s, "select id, name from bulk order by id") == [(1, "a"), (2, "b"), (3, "c")]
+    assert rows(s, "select * from unnest(array[1,2], array['x']) as u(n, t)") == [(1, "x"), (2, None)]
+    assert rows(s, "select u.t from unnest(array[1], array['y']) as u(n, t)") == [("y",)]

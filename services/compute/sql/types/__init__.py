@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from services.common.errors import PgError
 
-from . import (bigint, boolean, bpchar, bytea, char, date, double, integer, interval, name, numeric, oid,
-               real, regtype, smallint, text, time, timestamp, timestamptz, unknown, uuid, varchar)
+from . import (bigint, boolean, bpchar, bytea, char, date, double, integer, interval, json, name, numeric, oid,
+               real, regoid, regtype, smallint, text, time, timestamp, timestamptz, unknown, uuid, varchar)
 from .base import PgType
 from .interval import Interval
 
 _MODULES = (smallint, integer, bigint, boolean, bpchar, varchar, text, bytea, real, double, numeric,
-            date, time, timestamp, timestamptz, interval, uuid, unknown, name, oid, char, regtype)
+            date, time, timestamp, timestamptz, interval, uuid, unknown, name, oid, char, regtype, json)
 
 REGISTRY: dict[int, PgType] = {m.TYPE.oid: m.TYPE for m in _MODULES}
 BY_NAME: dict[str, PgType] = {m.TYPE.name: m.TYPE for m in _MODULES}
+for _t in regoid.TYPES:           # regclass, regproc, regnamespace, regrole, regprocedure
+    REGISTRY[_t.oid] = BY_NAME[_t.name] = _t
 
 # one-dimensional arrays of the element types above (query-time values only)
 from .array import ArrayType  # noqa: E402
@@ -31,12 +33,21 @@ for _m in _MODULES:
         ARRAY_OF[_t.oid] = _t.array_oid
         ELEMENT_OF[_t.array_oid] = _t.oid
 
+from .vector import make as _vectors  # noqa: E402
+
+for _v in _vectors(smallint.TYPE, oid.TYPE):     # int2vector, oidvector: arrays that print "1 2"
+    REGISTRY[_v.oid] = BY_NAME[_v.name] = _v
+    ELEMENT_OF[_v.oid] = _v.elem.oid
+VECTORS = (22, 30)
+
 # OIDs by pg_type.typname
 INT2, INT4, INT8, BOOL = 21, 23, 20, 16
 BPCHAR, VARCHAR, TEXT, BYTEA, UNKNOWN = 1042, 1043, 25, 17, 705
 FLOAT4, FLOAT8, NUMERIC = 700, 701, 1700
 DATE, TIME, TIMESTAMP, TIMESTAMPTZ, INTERVAL, UUID = 1082, 1083, 1114, 1184, 1186, 2950
-NAME, OID, CHAR, REGTYPE = 19, 26, 18, 2206
+NAME, OID, CHAR, REGTYPE, JSON = 19, 26, 18, 2206, 114
+REGCLASS, REGPROC, REGNAMESPACE, REGROLE, REGPROCEDURE = 2205, 24, 4089, 4096, 2202
+REG_TYPES = (REGCLASS, REGPROC, REGNAMESPACE, REGROLE, REGPROCEDURE, REGTYPE)
 
 # SQL spellings (as pglast reports them, after pg_catalog.) -> typname
 ALIASES = {
@@ -48,6 +59,9 @@ ALIASES = {
     "float": "float8", "numeric": "numeric", "decimal": "numeric", "date": "date",
     "time": "time", "timestamp": "timestamp", "timestamptz": "timestamptz", "interval": "interval",
     "uuid": "uuid", "unknown": "unknown", "name": "name", "oid": "oid", "regtype": "regtype",
+    "regclass": "regclass", "regproc": "regproc", "regnamespace": "regnamespace", "regrole": "regrole",
+    "regprocedure": "regprocedure", '"char"': "char", "json": "json", "int2vector": "int2vector",
+    "oidvector": "oidvector",
 }
 
 

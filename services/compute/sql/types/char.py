@@ -8,6 +8,7 @@ class CharType(TextLike):
     name = "char"
     sql_name = '"char"'
     typlen = 1
+    array_oid = 1002
 
     def coerce_typmod(self, value, typmod, explicit=False):
         return value[:1]
