@@ -45,7 +45,7 @@ def _same(text: str) -> str:
     return text.replace("remote_btree_index", "btree").replace("admin", "postgres")
 
 
-@pytest.mark.parametrize("command", ["\\d it.psqld", "\\d+ it.psqld", "-A \\dt it.*", "-A \\di it.*"])
+@pytest.mark.parametrize("command", ["\\d it.psqld", "\\d+ it.psqld", "-A \\dt it.psql*", "-A \\di it.psql*"])
 def test_describe_matches_postgres(psql, oracle_psql, objects, command):
     """The whole output, column types, nullability, indexes and constraints included, is PostgreSQL's
     (listings unaligned: the owner's name changes the column widths)."""

@@ -117,7 +117,7 @@ def test_custom_role_with_dbconnect_token(dsql_cluster, connect, schema, princip
     admin.execute(f"AWS IAM REVOKE {ROLE} FROM '{arn}'")
     with pytest.raises(psycopg.OperationalError, match="is not authorized for IAM principal"):
         app_connect()
-    admin.execute(f"REVOKE ALL ON {schema}.roles_t FROM {ROLE}")
+    admin.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {ROLE}")
     admin.execute(f"REVOKE ALL ON SCHEMA {schema} FROM {ROLE}")
     admin.execute(f"DROP ROLE {ROLE}")
     admin.execute(f"DROP TABLE {schema}.roles_t")
