@@ -127,3 +127,23 @@ def test_connector_psycopg_and_psycopg2(aws_credentials):
     conn2.set_session(autocommit=True)
     guide_sample(conn2, "owner_connector")
     conn2.close()
+
+
+def test_cancel_request_reaches_the_running_query(endpoint):
+    """Proves: a CancelRequest (psycopg's conn.cancel(), a new connection to the relay carrying the
+    BackendKeyData) is forwarded to the compute running the session's query, which ends with 57014;
+    the session stays usable, and a cancel when nothing runs changes nothing."""
+    import threading
+
+    import psycopg
+    from psycopg import errors as E
+    conn = psycopg.connect(conninfo(endpoint, endpoint.token()), autocommit=True)
+    conn.cancel()  # idle: ignored, as in PostgreSQL
+    assert conn.execute("SELECT 1").fetchone() == (1,)
+    timer = threading.Timer(1.0, conn.cancel)
+    timer.start()
+    with pytest.raises(E.QueryCanceled, match="canceling statement due to user request"):
+        conn.execute("SELECT pg_sleep(60)")
+    timer.join()
+    assert conn.execute("SELECT 2").fetchone() == (2,)
+    conn.close()
