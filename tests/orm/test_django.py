@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from tests.orm.conftest import pending_adapter, pending_inspectdb, run_python
+from tests.orm.conftest import pending_adapter, run_python
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +59,6 @@ def test_guide_pet_clinic(project, django_env):
     assert "relationships: ok" in run_python(["../flow.py", "relationships"], cwd=project, env=django_env).stdout
 
 
-@pending_inspectdb
 def test_inspectdb(project, django_env):
     """Django's introspection reads the guide's tables back from the cluster's catalog as the models made them."""
     for step in (["makemigrations", "pet_clinic"], ["migrate", "pet_clinic"]):

@@ -76,6 +76,7 @@ class FromSubquery:
 class FromVirtual:
     entry: RangeEntry
     rows: Any                       # (catalog, session) -> list of tuples (a system view)
+    lateral: bool = False           # a function in FROM over the earlier FROM items' row (outer_stack[-1])
 
 
 @dataclasses.dataclass
@@ -1284,64 +1285,70 @@ class Binder(ArrayBinder):
         return FromSubquery(entry, q)
 
     def _range_function(self, item, scope: Scope):
-        """unnest(<array>) / generate_series in FROM, with arguments that do not reference other FROM items."""
-        if item.lateral or len(item.functions) != 1 or item.ordinality:
-            raise errors.FeatureNotSupported("only a single function in FROM is supported", position=self.pos(item))
+        """unnest(<array>[, ...]) / generate_series / generate_subscripts in FROM, WITH ORDINALITY, and
+        implicitly LATERAL: arguments may refer to the FROM items before it (run once per row of those)."""
+        if len(item.functions) != 1:
+            raise errors.FeatureNotSupported("ROWS FROM with several functions is not supported",
+                                             position=self.pos(item))
         fc = item.functions[0][0]
         if not isinstance(fc, ast.FuncCall):
             raise errors.FeatureNotSupported("this function in FROM is not supported", position=self.pos(item))
         name = _str_nodes(fc.funcname)[-1].lower()
-        if name == "unnest" and len(fc.args or ()) > 1:
-            return self._unnest_many(item, fc, scope)
-        e = self.expr(fc, Scope(), False)
-        if name == "unnest" and getattr(e, "srf", False):
-            arg, t = e.args[0], e.type
-            fn = lambda v: [[x] for x in (v or [])]   # noqa: E731
-        elif name == "generate_series" and getattr(e, "srf", False):
-            arg, t = e, e.type
-            fn = lambda v: [[x] for x in v]   # noqa: E731
-        else:
-            raise errors.FeatureNotSupported(f"function {name} in FROM is not supported", position=self.pos(item))
+        try:
+            types, fn = self._set_function(item, fc, name)
+            lateral = False
+        except (errors.UndefinedColumn, errors.UndefinedTable):
+            if not scope.entries:
+                raise
+            # a reference to an earlier FROM item: bind it as an outer reference to that item's row
+            self.outer.append(scope)
+            try:
+                types, fn = self._set_function(item, fc, name)
+            finally:
+                self.outer.pop()
+            lateral = True
         alias = item.alias.aliasname if item.alias is not None else name
-        names = [c.sval for c in item.alias.colnames] if item.alias is not None and item.alias.colnames else \
-            [alias if item.alias is not None else name]
-        entry = RangeEntry(alias=alias, table=None, names=names[:1], types=[(t, -1)], hidden=[False],
+        given = [c.sval for c in item.alias.colnames] if item.alias is not None and item.alias.colnames else []
+        default = [alias if item.alias is not None and len(types) == 1 else name] * len(types)
+        if item.ordinality:
+            types, default = types + [(T.INT8, -1)], default + ["ordinality"]
+        if len(given) > len(types):
+            raise PgError(f'table "{alias}" has {len(types)} columns available but {len(given)} columns specified',
+                          sqlstate="42P10", position=self.pos(item))
+        names = given + default[len(given):]
+        entry = RangeEntry(alias=alias, table=None, names=names, types=types, hidden=[False] * len(names),
                            offset=scope.width)
         scope.entries.append(entry)
-        if any(isinstance(x, ColRef) for x in arg.walk()):
-            raise errors.FeatureNotSupported(f"{name}() arguments must not refer to other FROM items",
-                                             position=self.pos(item))
-        if isinstance(arg, Const):
-            def rows(catalog, session, value=arg.value):
-                return fn(value)
-        else:
-            # parameters and outer references (a correlated subquery) are read at run time
-            def rows(catalog, session, env):
-                return fn(arg.compile(env)(None))
-            rows.wants_env = True
-        return FromVirtual(entry, rows)
-
-    def _unnest_many(self, item, fc, scope: Scope):
-        """unnest(a, b, ...) in FROM (Django's bulk INSERT ... SELECT * FROM UNNEST): the arrays side by side,
-        the shorter ones padded with NULLs."""
-        parts = [self.expr(ast.FuncCall(funcname=fc.funcname, args=(a,), location=fc.location), Scope(), False)
-                 for a in fc.args]
-        args = [p.args[0] for p in parts]
-        if any(isinstance(x, ColRef) for a in args for x in a.walk()):
-            raise errors.FeatureNotSupported("unnest() arguments must not refer to other FROM items",
-                                             position=self.pos(item))
-        alias = item.alias.aliasname if item.alias is not None else "unnest"
-        names = [c.sval for c in item.alias.colnames] if item.alias is not None and item.alias.colnames else []
-        names += ["unnest"] * (len(parts) - len(names))
-        entry = RangeEntry(alias=alias, table=None, names=names[:len(parts)], types=[(p.type, -1) for p in parts],
-                           hidden=[False] * len(parts), offset=scope.width)
-        scope.entries.append(entry)
+        ordinality = bool(item.ordinality)
 
         def rows(catalog, session, env):
-            arrays = [(a.value if isinstance(a, Const) else a.compile(env)(None)) or [] for a in args]
-            return [list(r) for r in itertools.zip_longest(*arrays)]
+            out = fn(env)
+            return [r + [k] for k, r in enumerate(out, 1)] if ordinality else out
         rows.wants_env = True
-        return FromVirtual(entry, rows)
+        return FromVirtual(entry, rows, lateral)
+
+    def _set_function(self, item, fc, name):
+        """-> ([(type, typmod)] of the columns, env -> rows) of a set-returning function call in FROM."""
+        if name == "unnest" and len(fc.args or ()) > 1:
+            parts = [self.expr(ast.FuncCall(funcname=fc.funcname, args=(a,), location=fc.location), Scope(), False)
+                     for a in fc.args]
+            args = [p.args[0] for p in parts]
+
+            def many(env):   # the arrays side by side, the shorter ones padded with NULLs
+                arrays = [a.compile(env)(None) or [] for a in args]
+                return [list(r) for r in itertools.zip_longest(*arrays)]
+            return [(p.type, -1) for p in parts], many
+        e = self.expr(fc, Scope(), False)
+        if not getattr(e, "srf", False) or name not in ("unnest", "generate_series", "generate_subscripts"):
+            raise errors.FeatureNotSupported(f"function {name} in FROM is not supported", position=self.pos(item))
+        if any(isinstance(x, ColRef) for x in e.walk()):
+            raise errors.FeatureNotSupported(f"{name}() arguments must not refer to other FROM items",
+                                             position=self.pos(item))
+        value = e.compile
+        if name == "unnest":
+            arg = e.args[0]
+            return [(e.type, -1)], lambda env: [[x] for x in (arg.compile(env)(None) or [])]
+        return [(e.type, -1)], lambda env: [[x] for x in (value(env)(None) or [])]
 
     @staticmethod
     def _has(scope: Scope, name: str) -> bool:

@@ -27,7 +27,7 @@ from . import functions as F
 from . import types as T
 from .expr import Env
 from .plan import (Aggregate, Delete, Distinct, Filter, IndexScan, Insert, Join, Limit, LookupJoin, PkGet, PkScan, PlanNode,
-                   Project, ProjectSet, RecursiveUnion, Result, SetOp, Sort, Trim, Update, Values, VirtualScan, WindowAgg)
+                   LateralScan, Project, ProjectSet, RecursiveUnion, Result, SetOp, Sort, Trim, Update, Values, VirtualScan, WindowAgg)
 
 ROW_LIMIT_MESSAGE = "transaction row limit exceeded"
 QUERY_MEMORY_MESSAGE = "query requires too much temp space, out of memory."
@@ -946,6 +946,20 @@ def _virtual(node: VirtualScan, ctx):
         yield list(r)
 
 
+def _lateral_scan(node: LateralScan, ctx):
+    env = ctx.env
+    session = env.session
+    pad = [None] * node.offset
+    for left in run(node.left, ctx):
+        env.outer_stack.append(pad + list(left))
+        try:
+            rows = list(node.rows(session.catalog, session, env))
+        finally:
+            env.outer_stack.pop()
+        for r in rows:
+            yield list(left) + list(r)
+
+
 def _values(node: Values, ctx):
     for r in node.rows:
         yield [e.compile(ctx.env)(None) for e in r]
@@ -1319,5 +1333,5 @@ def table_has_rows(txn, table) -> bool:
 _RUNNERS = {
     RecursiveUnion: _recursive_union, ProjectSet: _project_set, Result: _result, PkGet: _pk_get, PkScan: _pk_scan, IndexScan: _index_scan, Filter: _filter, Project: _project,
     Trim: _trim, Aggregate: _aggregate, Sort: _sort, Distinct: _distinct, Limit: _limit, Join: _join, LookupJoin: _lookup_join,
-    SetOp: _setop, Values: _values, WindowAgg: _window, VirtualScan: _virtual,
+    SetOp: _setop, Values: _values, WindowAgg: _window, VirtualScan: _virtual, LateralScan: _lateral_scan,
 }

@@ -230,6 +230,18 @@ class VirtualScan(PlanNode):
 
 
 @dataclasses.dataclass
+class LateralScan(PlanNode):
+    """A function in FROM over the earlier FROM items: per left row (the outer row of its arguments,
+    padded to the scope's offset), that row followed by each row the function returns."""
+    left: PlanNode
+    rows: Any
+    offset: int
+
+    def children(self):
+        return [self.left]
+
+
+@dataclasses.dataclass
 class Values(PlanNode):
     rows: list[list[Expr]]
 
@@ -520,6 +532,15 @@ class Planner:
                 node = Filter(node, and_all(residual))
             return node, [], scan
         assert isinstance(fr, FromJoin)
+        if isinstance(fr.right, FromVirtual) and fr.right.lateral:
+            if fr.kind not in ("INNER", "CROSS"):
+                raise errors.FeatureNotSupported(f"{fr.kind} JOIN to a function over earlier FROM items is not "
+                                                 "supported")
+            loff = _offset(fr.left)
+            left, _, _ = self.plan_from(fr.left, [])
+            node = LateralScan(left, fr.right.rows, loff)
+            rest = conjuncts(fr.cond) + conds
+            return (Filter(node, shift(and_all(rest), -loff)) if rest else node), [], None
         lw = _width(fr.left)
         rw = _width(fr.right)
         loff = _offset(fr.left)

@@ -569,3 +569,31 @@ def test_unnest_of_several_arrays_in_from(s):
     assert rows(s, "select id, name from bulk order by id") == [(1, "a"), (2, "b"), (3, "c")]
     assert rows(s, "select * from unnest(array[1,2], array['x']) as u(n, t)") == [(1, "x"), (2, None)]
     assert rows(s, "select u.t from unnest(array[1], array['y']) as u(n, t)") == [("y",)]
+
+
+def test_functions_in_from_with_ordinality_and_lateral(s):
+    """What Django's introspection sends (PostgreSQL 15's results): WITH ORDINALITY, a function joined with a
+    table, and functions over an earlier FROM item's columns."""
+    assert rows(s, "select * from unnest(array[5,6]) with ordinality") == [(5, 1), (6, 2)]
+    r = run(s, "select * from unnest(array[5,6], array['x']) with ordinality u(n, t, i)")
+    assert [c.name for c in r.columns] == ["n", "t", "i"] and r.rows == [(5, "x", 1), (6, None, 2)]
+    assert [c.name for c in run(s, "select * from generate_series(3,4) with ordinality as g").columns] == \
+        ["g", "ordinality"]
+    assert err(s, "select * from unnest(array[1]) u(a, b)").sqlstate == "42P10"
+    run(s, "create table intro (a int primary key, b text unique, c int)")
+    run(s, "create index intro_c on intro (c, b)")
+    assert rows(s, "select c.conname, array(select attname from unnest(c.conkey) with ordinality cols(colid, arridx) "
+                   "join pg_attribute as ca on cols.colid = ca.attnum where ca.attrelid = c.conrelid "
+                   "order by cols.arridx) from pg_constraint c join pg_class cl on c.conrelid = cl.oid "
+                   "where cl.relname = 'intro' order by 1") == [("intro_b_key", ["b"]), ("intro_pkey", ["a"])]
+    assert rows(s, "select c2.relname, array_agg(attname order by arridx) from "
+                   "(select * from pg_index i, unnest(i.indkey, i.indoption) with ordinality koi(key, option, arridx)) "
+                   "idx join pg_class c on idx.indrelid = c.oid join pg_class c2 on idx.indexrelid = c2.oid "
+                   "join pg_attribute a on a.attrelid = c.oid and a.attnum = idx.key where c.relname = 'intro' "
+                   "group by c2.relname order by 1") == \
+        [("intro_b_key", ["b"]), ("intro_c", ["c", "b"]), ("intro_pkey", ["a"])]
+    assert rows(s, "select k from pg_class t, generate_series(1, t.relnatts) k where t.relname = 'intro'") == \
+        [(1,), (2,), (3,)]
+    assert rows(s, "select t.relname, k from pg_class t cross join generate_subscripts(array[7, 8], 1) k "
+                   "where t.relname = 'intro'") == [("intro", 1), ("intro", 2)]
+    assert err(s, "select * from unnest(nosuch.col)").sqlstate == "42P01"
