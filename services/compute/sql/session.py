@@ -21,7 +21,7 @@ from typing import Any, Callable
 from services.common import errors
 from services.common.errors import PgError
 
-from . import syscat, types as T
+from . import objects, syscat, types as T
 from .functions_ext import quote_ident
 from .syscat import settings as sysettings
 from .bind import Binder
@@ -29,6 +29,7 @@ from .ddl import DdlAction, prepare_ddl
 from .execute import ExecContext, TxnState, check_cancel, insert_rows, run, run_delete, run_insert, run_update
 from .expr import Env
 from .. import txnmetrics as txn_metrics
+from ..catalog import Catalog, SnapshotStore
 from ..kv import schema_key
 from .parse import DDL_KINDS, Statement, parse
 from .plan import Planner, explain
@@ -112,7 +113,8 @@ class SqlSession:
     PLAN_CACHE_SIZE = 256
 
     def __init__(self, *, catalog, kv, user: str = "admin", database: str = "postgres", limits=None):
-        self.catalog = catalog
+        self.catalog = catalog           # a private copy of it while a block's DDL is pending
+        self.shared_catalog = catalog
         self.kv = kv
         self.user = user
         self.database = database
@@ -258,6 +260,7 @@ class SqlSession:
         self._state = None
         self._in_block = False
         self._status = "I"
+        self.catalog = self.shared_catalog
         self.closed = True
 
     # ------------------------------------------------------------ transactions
@@ -364,6 +367,7 @@ class SqlSession:
                 self._txn = None
                 self._state = None
             self._pending_ddl = None
+            self.catalog = self.shared_catalog
         else:
             self._end_txn(False, reason)
             self._reset_block()
@@ -374,6 +378,7 @@ class SqlSession:
         self._status = "I"
         self._block_kind = None
         self._pending_ddl = None
+        self.catalog = self.shared_catalog
         self._read_only = False
 
     def _txn_control(self, stmt: Statement) -> Callable:
@@ -426,6 +431,7 @@ class SqlSession:
         """Commit the open block (its pending DDL, or its writes); returns the DDL's notices."""
         try:
             notices = []
+            self.catalog = self.shared_catalog
             if self._pending_ddl is not None:
                 action = self._pending_ddl
                 self._pending_ddl = None
@@ -796,6 +802,7 @@ class SqlSession:
                 raise errors.FeatureNotSupported(DDL_DML_MESSAGE)
             if self._block_kind == "ddl":
                 raise errors.FeatureNotSupported(MULTI_DDL_MESSAGE)
+            self._show_pending_ddl(p.stmt)
             self._block_kind = "ddl"
             self._pending_ddl = action
             return Result(p.columns, [], action.tag)
@@ -807,6 +814,20 @@ class SqlSession:
             self._end_txn(False)
         self._publish_ddl(before)
         return Result(p.columns, [tuple(r) for r in rows] if rows else [], tag, notices)
+
+    def _show_pending_ddl(self, stmt: Statement) -> None:
+        """Apply a block's DDL to a private copy of the catalog that this session reads until the
+        block ends: its own reads see the change, as in PostgreSQL (pg_indexes right after CREATE
+        TABLE), other sessions see it from COMMIT, which applies it to the shared catalog. Errors
+        (an existing table, ...) are raised here, at the statement, as PostgreSQL raises them."""
+        copy = Catalog(store=SnapshotStore(self.shared_catalog.store), database=self.shared_catalog.database)
+        copy._sequence_allocator = objects.allocator(self.shared_catalog)   # nextval stays shared
+        txn = self.kv.begin()
+        try:
+            prepare_ddl(copy, stmt, self).apply(txn)
+        finally:
+            txn.rollback()
+        self.catalog = copy
 
     def _run_dml(self, p: Prepared, params) -> Result:
         check_tables(self, p.privileges)
