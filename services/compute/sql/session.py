@@ -113,8 +113,8 @@ class SqlSession:
     PLAN_CACHE_SIZE = 256
 
     def __init__(self, *, catalog, kv, user: str = "admin", database: str = "postgres", limits=None):
-        self.catalog = catalog           # a private copy of it while a block's DDL is pending
         self.shared_catalog = catalog
+        self._ddl_catalog = None         # a private copy of it while a block's DDL is pending
         self.kv = kv
         self.user = user
         self.database = database
@@ -140,6 +140,15 @@ class SqlSession:
         txn_metrics.set_limits(limits)
 
     # ------------------------------------------------------------ API
+    @property
+    def catalog(self):
+        """The node's catalog, or while the block's DDL is pending, the private copy that shows it."""
+        return self.shared_catalog if self._ddl_catalog is None else self._ddl_catalog
+
+    @catalog.setter
+    def catalog(self, value) -> None:
+        self.shared_catalog = value
+
     @property
     def txn_status(self) -> str:
         return self._status
@@ -260,7 +269,7 @@ class SqlSession:
         self._state = None
         self._in_block = False
         self._status = "I"
-        self.catalog = self.shared_catalog
+        self._ddl_catalog = None
         self.closed = True
 
     # ------------------------------------------------------------ transactions
@@ -367,7 +376,7 @@ class SqlSession:
                 self._txn = None
                 self._state = None
             self._pending_ddl = None
-            self.catalog = self.shared_catalog
+            self._ddl_catalog = None
         else:
             self._end_txn(False, reason)
             self._reset_block()
@@ -378,7 +387,7 @@ class SqlSession:
         self._status = "I"
         self._block_kind = None
         self._pending_ddl = None
-        self.catalog = self.shared_catalog
+        self._ddl_catalog = None
         self._read_only = False
 
     def _txn_control(self, stmt: Statement) -> Callable:
@@ -431,7 +440,7 @@ class SqlSession:
         """Commit the open block (its pending DDL, or its writes); returns the DDL's notices."""
         try:
             notices = []
-            self.catalog = self.shared_catalog
+            self._ddl_catalog = None
             if self._pending_ddl is not None:
                 action = self._pending_ddl
                 self._pending_ddl = None
@@ -827,7 +836,7 @@ class SqlSession:
             prepare_ddl(copy, stmt, self).apply(txn)
         finally:
             txn.rollback()
-        self.catalog = copy
+        self._ddl_catalog = copy
 
     def _run_dml(self, p: Prepared, params) -> Result:
         check_tables(self, p.privileges)
