@@ -173,9 +173,9 @@ class MemoryStore:
                 cur = self._data.get(k)
                 if (cur[1] if cur else 0) != rev:
                     return False
-            self._rev += 1
+            rev = self._next_revision()
             for k, v in puts.items():
-                self._data[k] = (v, self._rev)
+                self._data[k] = (v, rev)
             for k in deletes:
                 self._data.pop(k, None)
             keys = list(puts) + list(deletes)
@@ -185,11 +185,54 @@ class MemoryStore:
                 cb()
         return True
 
+    def _next_revision(self) -> int:
+        self._rev += 1
+        return self._rev
+
     def watch_prefix(self, prefix, callback):
         self._watchers.append((prefix, callback))
 
     def close(self):
         self._watchers.clear()
+
+
+class SnapshotStore(MemoryStore):
+    """A private copy of the catalog and job keys of `base`, for a transaction's pending DDL: the DDL
+    is applied here so that the transaction's own reads see it, and nothing reaches `base` (COMMIT
+    applies the DDL there). Local changes get negative revisions, which no etcd key ever has, so
+    plans bound to a pending definition are never taken as fresh later. Other keys (sequence
+    values, statistics) are read and written in `base`."""
+    LOCAL = (PREFIX, "/dsql/jobs/")
+
+    def __init__(self, base: CatalogStore):
+        super().__init__()
+        self.base = base
+        for prefix in self.LOCAL:
+            for k, v, rev in base.get_prefix(prefix):
+                self._data[k] = (v, rev)
+
+    def _local(self, key: str) -> bool:
+        return key.startswith(self.LOCAL)
+
+    def get(self, key):
+        return super().get(key) if self._local(key) else self.base.get(key)
+
+    def get_prefix(self, prefix):
+        if self._local(prefix):
+            return super().get_prefix(prefix)
+        return self.base.get_prefix(prefix)
+
+    def txn(self, compares, puts, deletes=()):
+        keys = [*compares, *puts, *deletes]
+        if not any(self._local(k) for k in keys):
+            return self.base.txn(compares, puts, deletes)
+        if not all(self._local(k) for k in keys):
+            raise errors.PgError("internal error: a catalog change mixed with other keys", sqlstate="XX000")
+        return super().txn(compares, puts, deletes)
+
+    def _next_revision(self) -> int:
+        self._rev = min(self._rev, 0) - 1
+        return self._rev
 
 
 class EtcdStore:

@@ -86,9 +86,9 @@ def pending(reason: str):
 
 
 pending_sqlalchemy = pending(
-    "create_all with checkfirst runs several CREATE TABLE in one transaction (psycopg2 engine: 'unsupported mix "
-    "of ddl statements in the same transaction'); the dialect's create_all of a table with an index fails the same "
-    "way. Reflection itself matches PostgreSQL 15 on all three engines (tables created one per transaction)")
-pending_adapter = pending(
-    "needs catalog views that show the transaction's own DDL (aurora-dsql-django's "
-    "test_table_creation counts pg_indexes after CREATE TABLE in the same transaction)")
+    "reflection: SQLAlchemy's column query over pg_attribute finds no 'collation' column (NoSuchColumnError); "
+    "reflection also needs unnest(indkey) beside generate_subscripts(indkey, 1) in the select list")
+pending_dialect = pending(
+    "get_columns: aurora-dsql-sqlalchemy 1.3.0 overrides _columns_query with SQLAlchemy 2.0.41's, which "
+    "has no 'collation' column, and the pinned SQLAlchemy 2.0.58 reads row['collation']: "
+    "NoSuchColumnError at the first row, whatever the server returns")

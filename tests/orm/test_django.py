@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from tests.orm.conftest import pending_adapter, run_python
+from tests.orm.conftest import run_python
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +72,6 @@ def test_inspectdb(project, django_env):
         assert line in models_py, models_py
 
 
-@pending_adapter
 def test_adapter_integration_tests(tmp_path, endpoint, django_env):
     """aurora-dsql-django's own integration tests, run as its README says (pytest with its settings)."""
     env = {**django_env, "CLUSTER_ENDPOINT": endpoint.host, "DJANGO_SETTINGS_MODULE": "adapter_settings",

@@ -12,7 +12,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from tests.orm import sqlalchemy_petclinic as clinic
-from tests.orm.conftest import pending_sqlalchemy
+from tests.orm.conftest import pending_dialect, pending_sqlalchemy
 
 pytestmark = pytest.mark.integration
 
@@ -162,8 +162,9 @@ class Visit(ExtraBase):
                       sa.Index("orm_visit_fee_idx", "fee"))
 
 
-@pending_sqlalchemy
 def test_dialect_identity_index_and_constraints(endpoint, aws_credentials, drop_clinic_tables):
+    """The dialect's create_all commits each DDL on its own (CREATE TABLE, then CREATE INDEX ASYNC), as
+    DSQL's one DDL per transaction requires; the identity, CHECK, UNIQUE and index then work."""
     engine = make_engine("auroradsql+psycopg2", endpoint)
     drop_clinic_tables[:] = [engine]
     ExtraBase.metadata.drop_all(engine, checkfirst=True)
@@ -178,7 +179,22 @@ def test_dialect_identity_index_and_constraints(endpoint, aws_credentials, drop_
             session.commit()
         assert sqlstate(err.value) == "23514"
         session.rollback()
+        session.add(Visit(pet_name="Pet-1", fee=1))
+        with pytest.raises(sa.exc.IntegrityError) as err:
+            session.commit()
+        assert sqlstate(err.value) == "23505"
+        session.rollback()
+        indexes = session.execute(sa.text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'orm_visit' "
+                                          "ORDER BY indexname")).all()
+        assert [(n, "(fee)" in d) for n, d in indexes if n == "orm_visit_fee_idx"] == [("orm_visit_fee_idx", True)]
+    engine.dispose()
 
+
+@pending_dialect
+def test_dialect_reflection(endpoint, aws_credentials, drop_clinic_tables):
+    engine = make_engine("auroradsql+psycopg2", endpoint)
+    drop_clinic_tables[:] = [engine]
+    ExtraBase.metadata.create_all(engine, checkfirst=True)
     insp = inspect(engine)
     cols = {c["name"]: c for c in insp.get_columns("orm_visit")}
     assert cols["id"]["identity"]["cache"] == 65536 and cols["id"]["identity"]["always"] is False

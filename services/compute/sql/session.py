@@ -21,7 +21,7 @@ from typing import Any, Callable
 from services.common import errors
 from services.common.errors import PgError
 
-from . import syscat, types as T
+from . import objects, syscat, types as T
 from .functions_ext import quote_ident
 from .syscat import settings as sysettings
 from .bind import Binder
@@ -29,6 +29,7 @@ from .ddl import DdlAction, prepare_ddl
 from .execute import ExecContext, TxnState, check_cancel, insert_rows, run, run_delete, run_insert, run_update
 from .expr import Env
 from .. import txnmetrics as txn_metrics
+from ..catalog import Catalog, SnapshotStore
 from ..kv import schema_key
 from .parse import DDL_KINDS, Statement, parse
 from .plan import Planner, explain
@@ -112,7 +113,8 @@ class SqlSession:
     PLAN_CACHE_SIZE = 256
 
     def __init__(self, *, catalog, kv, user: str = "admin", database: str = "postgres", limits=None):
-        self.catalog = catalog
+        self.shared_catalog = catalog
+        self._ddl_catalog = None         # a private copy of it while a block's DDL is pending
         self.kv = kv
         self.user = user
         self.database = database
@@ -138,6 +140,15 @@ class SqlSession:
         txn_metrics.set_limits(limits)
 
     # ------------------------------------------------------------ API
+    @property
+    def catalog(self):
+        """The node's catalog, or while the block's DDL is pending, the private copy that shows it."""
+        return self.shared_catalog if self._ddl_catalog is None else self._ddl_catalog
+
+    @catalog.setter
+    def catalog(self, value) -> None:
+        self.shared_catalog = value
+
     @property
     def txn_status(self) -> str:
         return self._status
@@ -258,6 +269,7 @@ class SqlSession:
         self._state = None
         self._in_block = False
         self._status = "I"
+        self._ddl_catalog = None
         self.closed = True
 
     # ------------------------------------------------------------ transactions
@@ -364,6 +376,7 @@ class SqlSession:
                 self._txn = None
                 self._state = None
             self._pending_ddl = None
+            self._ddl_catalog = None
         else:
             self._end_txn(False, reason)
             self._reset_block()
@@ -374,6 +387,7 @@ class SqlSession:
         self._status = "I"
         self._block_kind = None
         self._pending_ddl = None
+        self._ddl_catalog = None
         self._read_only = False
 
     def _txn_control(self, stmt: Statement) -> Callable:
@@ -426,6 +440,7 @@ class SqlSession:
         """Commit the open block (its pending DDL, or its writes); returns the DDL's notices."""
         try:
             notices = []
+            self._ddl_catalog = None
             if self._pending_ddl is not None:
                 action = self._pending_ddl
                 self._pending_ddl = None
@@ -796,6 +811,7 @@ class SqlSession:
                 raise errors.FeatureNotSupported(DDL_DML_MESSAGE)
             if self._block_kind == "ddl":
                 raise errors.FeatureNotSupported(MULTI_DDL_MESSAGE)
+            self._show_pending_ddl(p.stmt)
             self._block_kind = "ddl"
             self._pending_ddl = action
             return Result(p.columns, [], action.tag)
@@ -807,6 +823,20 @@ class SqlSession:
             self._end_txn(False)
         self._publish_ddl(before)
         return Result(p.columns, [tuple(r) for r in rows] if rows else [], tag, notices)
+
+    def _show_pending_ddl(self, stmt: Statement) -> None:
+        """Apply a block's DDL to a private copy of the catalog that this session reads until the
+        block ends: its own reads see the change, as in PostgreSQL (pg_indexes right after CREATE
+        TABLE), other sessions see it from COMMIT, which applies it to the shared catalog. Errors
+        (an existing table, ...) are raised here, at the statement, as PostgreSQL raises them."""
+        copy = Catalog(store=SnapshotStore(self.shared_catalog.store), database=self.shared_catalog.database)
+        copy._sequence_allocator = objects.allocator(self.shared_catalog)   # nextval stays shared
+        txn = self.kv.begin()
+        try:
+            prepare_ddl(copy, stmt, self).apply(txn)
+        finally:
+            txn.rollback()
+        self._ddl_catalog = copy
 
     def _run_dml(self, p: Prepared, params) -> Result:
         check_tables(self, p.privileges)
