@@ -86,9 +86,9 @@ def pending(reason: str):
 
 
 pending_sqlalchemy = pending(
-    "reflection: SQLAlchemy's column query over pg_attribute finds no 'collation' column (NoSuchColumnError); "
-    "reflection also needs unnest(indkey) beside generate_subscripts(indkey, 1) in the select list")
+    "the guide's psycopg2 engine (no DSQL dialect) drops/creates all tables in one transaction: 'unsupported mix "
+    "of ddl statements in the same transaction', as DSQL refuses; reflection itself matches PostgreSQL 15 on the "
+    "aurora-dsql-sqlalchemy engines (SQLAlchemy pinned to 2.0.44 for the dialect's columns query)")
 pending_dialect = pending(
-    "get_columns: aurora-dsql-sqlalchemy 1.3.0 overrides _columns_query with SQLAlchemy 2.0.41's, which "
-    "has no 'collation' column, and the pinned SQLAlchemy 2.0.58 reads row['collation']: "
-    "NoSuchColumnError at the first row, whatever the server returns")
+    "get_check_constraints: pg_get_constraintdef shows 'fee >= 0' where PostgreSQL 15 shows the implicit cast "
+    "'fee >= 0::numeric'")
