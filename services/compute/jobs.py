@@ -117,11 +117,11 @@ def purge_finished(catalog: Catalog, retention_s: float, now: float | None = Non
 
 
 def submit_index_build(catalog: Catalog, schema: str, table: str, index: Index, if_not_exists: bool,
-                       limits: Limits, batch_rows: int = 0) -> tuple[Index | None, str]:
+                       limits: Limits, batch_rows: int = 0, job_id: str | None = None) -> tuple[Index | None, str]:
     """Add `index` write-only with its job record, atomically. (None, id) if it existed and
-    if_not_exists."""
+    if_not_exists. `job_id`: the id already shown to the client (a transaction block's DDL)."""
     purge_finished(catalog, limits.job_retention_s)
-    job_id = new_job_id()
+    job_id = job_id or new_job_id()
     now = time.time()
     table_id = catalog.get_table(schema, table).id
 

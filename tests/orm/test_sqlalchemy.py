@@ -187,6 +187,14 @@ def test_dialect_identity_index_and_constraints(endpoint, aws_credentials, drop_
         indexes = session.execute(sa.text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'orm_visit' "
                                           "ORDER BY indexname")).all()
         assert [(n, "(fee)" in d) for n, d in indexes if n == "orm_visit_fee_idx"] == [("orm_visit_fee_idx", True)]
+    # The guide's CREATE INDEX ASYNC inside the transaction SQLAlchemy opens: the job id comes back at once
+    # and names the job COMMIT submits.
+    with engine.begin() as conn:
+        job = conn.execute(sa.text("CREATE INDEX ASYNC orm_visit_day_idx ON orm_visit (visited_on)")).scalar_one()
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT sys.wait_for_job(:job)"), {"job": job}).scalar_one() is True
+        assert conn.execute(sa.text("SELECT status FROM sys.jobs WHERE job_id = :job"),
+                            {"job": job}).scalar_one() == "completed"
     engine.dispose()
 
 

@@ -35,6 +35,7 @@ class DdlAction:
     tag: str
     apply: Callable                  # (txn) -> (tag, notices, rows)
     columns: list | None = None      # result columns (CREATE INDEX ASYNC returns a job id)
+    job_id: str | None = None        # CREATE INDEX ASYNC: the id to use, already shown at the statement
 
 
 def _limits(session):
@@ -418,7 +419,7 @@ def create_index(catalog, st: Statement, session) -> DdlAction:
             from ..jobs import submit_index_build
             made, job_id = submit_index_build(catalog, schema, tname, dataclasses.replace(idx, name=iname),
                                               n.if_not_exists, lim or Limits(),
-                                              _setting_int(session, "dsql.index_build_batch_rows"))
+                                              _setting_int(session, "dsql.index_build_batch_rows"), action.job_id)
             if made is None:
                 return tag, [f'relation "{iname}" already exists, skipping'], None
             return tag, [], [[job_id]]
@@ -428,7 +429,8 @@ def create_index(catalog, st: Statement, session) -> DdlAction:
         if made is None:
             return tag, [f'relation "{iname}" already exists, skipping'], None
         return tag, [], None
-    return DdlAction(tag, apply, [("job_id", T.TEXT)] if st.is_async else None)
+    action = DdlAction(tag, apply, [("job_id", T.TEXT)] if st.is_async else None)
+    return action
 
 
 def _choose_index_name(catalog, schema: str, table: str, columns: list[str]) -> str:

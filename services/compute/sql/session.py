@@ -445,7 +445,10 @@ class SqlSession:
                 action = self._pending_ddl
                 self._pending_ddl = None
                 before = self._catalog_shape()
-                _, notices, _ = action.apply(self._begin_txn())
+                try:
+                    _, notices, _ = action.apply(self._begin_txn())
+                finally:
+                    action.job_id = None
                 self._end_txn(True)
                 self._publish_ddl(before)
             else:
@@ -811,10 +814,12 @@ class SqlSession:
                 raise errors.FeatureNotSupported(DDL_DML_MESSAGE)
             if self._block_kind == "ddl":
                 raise errors.FeatureNotSupported(MULTI_DDL_MESSAGE)
-            self._show_pending_ddl(p.stmt)
+            rows = self._show_pending_ddl(p.stmt)
             self._block_kind = "ddl"
             self._pending_ddl = action
-            return Result(p.columns, [], action.tag)
+            action.job_id = rows[0][0] if rows and p.stmt.is_async else None   # COMMIT submits this job
+            return Result(p.columns, [tuple(r) for r in rows or ()], action.tag)
+        action.job_id = None                 # a rolled-back block's id is not reused
         txn = self._begin_txn()
         before = self._catalog_shape()
         try:
@@ -824,19 +829,21 @@ class SqlSession:
         self._publish_ddl(before)
         return Result(p.columns, [tuple(r) for r in rows] if rows else [], tag, notices)
 
-    def _show_pending_ddl(self, stmt: Statement) -> None:
+    def _show_pending_ddl(self, stmt: Statement) -> list | None:
         """Apply a block's DDL to a private copy of the catalog that this session reads until the
         block ends: its own reads see the change, as in PostgreSQL (pg_indexes right after CREATE
         TABLE), other sessions see it from COMMIT, which applies it to the shared catalog. Errors
-        (an existing table, ...) are raised here, at the statement, as PostgreSQL raises them."""
+        (an existing table, ...) are raised here, at the statement, as PostgreSQL raises them.
+        Returns the DDL's rows (CREATE INDEX ASYNC's job id, which COMMIT then uses)."""
         copy = Catalog(store=SnapshotStore(self.shared_catalog.store), database=self.shared_catalog.database)
         copy._sequence_allocator = objects.allocator(self.shared_catalog)   # nextval stays shared
         txn = self.kv.begin()
         try:
-            prepare_ddl(copy, stmt, self).apply(txn)
+            _, _, rows = prepare_ddl(copy, stmt, self).apply(txn)
         finally:
             txn.rollback()
         self._ddl_catalog = copy
+        return rows
 
     def _run_dml(self, p: Prepared, params) -> Result:
         check_tables(self, p.privileges)

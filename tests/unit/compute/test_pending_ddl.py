@@ -112,3 +112,17 @@ def test_second_ddl_and_dml_still_refused(env):
     assert ei.value.message == "ddl and dml are not supported in the same transaction"
     a.execute_sql("rollback")
     assert env[0].get_table("public", "x1") is None
+
+
+def test_async_index_job_id_in_a_block_is_the_committed_job(env):
+    """CREATE INDEX ASYNC inside BEGIN returns its job id at the statement (psycopg2 and SQLAlchemy
+    run it in a block); COMMIT submits the job under that id."""
+    a, b = session(env), session(env)
+    a.execute_sql("create table ai (id int primary key, v int)")
+    a.execute_sql("begin")
+    job = one(a, "create index async ai_v_idx on ai (v)")
+    assert one(a, f"select status from sys.jobs where job_id = '{job}'") == "submitted"
+    assert one(b, f"select count(*) from sys.jobs where job_id = '{job}'") == 0
+    a.execute_sql("commit")
+    assert one(b, f"select count(*) from sys.jobs where job_id = '{job}'") == 1
+    assert [ix.name for ix in env[0].get_table("public", "ai").indexes] == ["ai_v_idx"]
