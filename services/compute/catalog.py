@@ -203,6 +203,7 @@ class SnapshotStore(MemoryStore):
     plans bound to a pending definition are never taken as fresh later. Other keys (sequence
     values, statistics) are read and written in `base`."""
     LOCAL = (PREFIX, "/dsql/jobs/")
+    PENDING_IDS = 0x7000_0000  # ids fit in 4 bytes (and in int4 as oids); real ones stay far below
 
     def __init__(self, base: CatalogStore):
         super().__init__()
@@ -210,6 +211,10 @@ class SnapshotStore(MemoryStore):
         for prefix in self.LOCAL:
             for k, v, rev in base.get_prefix(prefix):
                 self._data[k] = (v, rev)
+        # Ids allocated here are temporary (COMMIT allocates real ones in etcd); take them from a range
+        # etcd's counter never reaches, so a pending table can never read another table's rows.
+        value, rev = self._data.get(PREFIX + "ids", (FIRST_OBJECT_ID, 0))
+        self._data[PREFIX + "ids"] = (str(self.PENDING_IDS + int(value)).encode(), rev)
 
     def _local(self, key: str) -> bool:
         return key.startswith(self.LOCAL)

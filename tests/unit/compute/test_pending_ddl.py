@@ -126,3 +126,15 @@ def test_async_index_job_id_in_a_block_is_the_committed_job(env):
     a.execute_sql("commit")
     assert one(b, f"select count(*) from sys.jobs where job_id = '{job}'") == 1
     assert [ix.name for ix in env[0].get_table("public", "ai").indexes] == ["ai_v_idx"]
+
+
+def test_pending_ids_never_collide_with_committed_ones():
+    """Proves: ids a transaction's pending DDL uses come from a range the shared catalog's counter never
+    reaches, so a table another session creates meanwhile cannot share its id (and its rows)."""
+    from services.compute.catalog import PREFIX, MemoryStore, SnapshotStore
+    base = MemoryStore()
+    base.txn({}, {PREFIX + "ids": b"16500"})
+    snap = SnapshotStore(base)
+    assert int(snap.get(PREFIX + "ids")[0]) == SnapshotStore.PENDING_IDS + 16500
+    assert int(base.get(PREFIX + "ids")[0]) == 16500
+    assert int(SnapshotStore(MemoryStore()).get(PREFIX + "ids")[0]) > SnapshotStore.PENDING_IDS
