@@ -77,18 +77,3 @@ def run_python(args: list[str], *, cwd, env: dict[str, str], timeout: int = 240)
         raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-6000:]}\n"
                              f"{result.stderr[-6000:]}")
     return result
-
-
-# What each proof still needs (found by running them on main at 02:00 UTC). They are skipped
-# until then; DSQL_ORM_RUN_PENDING=1 runs them anyway.
-def pending(reason: str):
-    return pytest.mark.skipif(not os.environ.get("DSQL_ORM_RUN_PENDING"), reason=reason)
-
-
-pending_sqlalchemy = pending(
-    "the guide's psycopg2 engine (no DSQL dialect) drops/creates all tables in one transaction: 'unsupported mix "
-    "of ddl statements in the same transaction', as DSQL refuses; reflection itself matches PostgreSQL 15 on the "
-    "aurora-dsql-sqlalchemy engines (SQLAlchemy pinned to 2.0.44 for the dialect's columns query)")
-pending_dialect = pending(
-    "get_check_constraints: pg_get_constraintdef shows 'fee >= 0' where PostgreSQL 15 shows the implicit cast "
-    "'fee >= 0::numeric'")

@@ -219,3 +219,23 @@ def test_statement_timeout_is_enforced(s):
     s.execute_sql("set timezone = 'UTC'")          # the session is usable again
     s.execute_sql("reset statement_timeout")
     assert rows(s, "select 1") == [(1,)]
+
+
+CHECKS = ["b >= 0", "b > -1", "b < 1.5", "a > 0", "a > -5", "c <> ''", "d <> 'x'", "e > 0", "e > 0.5",
+          "f > 0", "g > 0", "h > '2020-01-01'", "0 < b", "length(c) < 5"]
+
+
+def test_check_constraint_text_shows_implicit_casts_as_postgres(s, pg_oracle):
+    """Proves: pg_get_constraintdef prints a column-vs-constant CHECK with the casts PostgreSQL's parser
+    adds (`fee >= (0)::numeric`), which SQLAlchemy's reflection and schema-diff tools read back."""
+    import psycopg
+    ddl = ("create table ck (a int primary key, b numeric(8,2), c text, d varchar(10), e float8, f bigint, "
+           "g smallint, h date, " + ", ".join(f"constraint ck{n:02} check ({c})" for n, c in enumerate(CHECKS)) + ")")
+    query = ("select conname, pg_get_constraintdef(oid), pg_get_constraintdef(oid, true) from pg_constraint "
+             "where conrelid = 'ck'::regclass and contype = 'c' order by conname")
+    s.execute_sql(ddl)
+    with psycopg.connect(pg_oracle.dsn, autocommit=True) as pg:
+        pg.execute("drop table if exists ck")
+        pg.execute(ddl)
+        expected = pg.execute(query).fetchall()
+    assert [tuple(r) for r in rows(s, query)] == expected

@@ -298,6 +298,9 @@ def constraint_def(con: dict, pretty: bool = True) -> str:
             s += f" INCLUDE ({', '.join(_col(t, c) for c in inc)})"
         return s
     expr = con.get("conbin") or ""
+    if pretty and con.get("source") is not None:
+        from .exprtext import check_text
+        expr = check_text(con["table"], con["source"], pretty=True)
     return f"CHECK ({expr})" if pretty else f"CHECK (({expr}))"
 
 

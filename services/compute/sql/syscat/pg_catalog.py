@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 from . import empty, oids as O, pg_columns, typedata, view
+from .exprtext import check_text
 from .stats import table_stats
 
 _ORDER = {name: [c.split(":", 1)[0] for c in spec.split(",")] for name, spec in pg_columns.PG_CATALOG.items()}
@@ -155,7 +156,8 @@ def constraints(catalog) -> list[dict]:
             if chk.get("domain"):
                 continue          # a domain's check, enforced on the column: shown on the domain
             out.append({**base, "oid": O.check_oid(t, n), "conname": chk["name"], "contype": "c",
-                        "conindid": 0, "conbin": chk["expr"], "conkey": _check_columns(t, chk)})
+                        "conindid": 0, "conbin": check_text(t, chk["expr"]), "source": chk["expr"],
+                        "conkey": _check_columns(t, chk)})
     for d in typedata.domains(catalog):
         for n, chk in enumerate(d.checks, start=1):
             out.append({"oid": O.check_oid(d, n), "conname": chk["name"], "connamespace": d.namespace,
