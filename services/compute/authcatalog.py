@@ -7,6 +7,11 @@ privilege change takes effect at the next transaction on every compute.
     auth.effective_roles("app")              # app + the roles it inherits privileges from
     auth.table_privileges("app", table)      # {"SELECT", ...}; the owner has them all
     auth.schema_privileges("app", schema)    # {"USAGE", "CREATE"}
+    auth.object_privileges("app", "sequence", seq["id"], seq["owner"])   # sequences, functions, domains
+
+An object's ACL is explicit once a GRANT or REVOKE has named it: PUBLIC's grant document then holds
+an entry for it (maybe with no privileges). Until then PostgreSQL's default applies: the owner has
+everything and PUBLIC has EXECUTE on functions and USAGE on domains (`PUBLIC_DEFAULTS`).
 
 `admin` is built in (never stored): it logs in, may create roles and owns what it creates;
 like DSQL's admin it is not a superuser, so objects other roles own are closed to it until it
@@ -27,6 +32,9 @@ from .catalog import _Retry
 
 TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 SCHEMA_PRIVILEGES = ("USAGE", "CREATE")
+PRIVILEGES = {"table": TABLE_PRIVILEGES, "schema": SCHEMA_PRIVILEGES, "sequence": ("USAGE", "SELECT", "UPDATE"),
+              "function": ("EXECUTE",), "domain": ("USAGE",)}
+PUBLIC_DEFAULTS = {"function": {"EXECUTE"}, "domain": {"USAGE"}}
 PUBLIC_SCHEMA = "public"
 
 
@@ -35,6 +43,7 @@ class Grant:
     privs: set[str]
     grantable: set[str]
     grantor: str
+    at: int = 0                  # when first granted (time_ns): the order of the entries in an ACL
 
 
 def auth_of(catalog) -> AuthCatalog:
@@ -162,20 +171,30 @@ class AuthCatalog:
     def has_privs_of_role(self, user: str, role: str) -> bool:
         return role in self.effective_roles(user)
 
+    def public_grant(self, kind: str, oid: int) -> Grant:
+        """PUBLIC's entry for an object: the stored one, or PostgreSQL's default."""
+        g = self.grants(PUBLIC).get((kind, oid))
+        return g if g is not None else Grant(set(PUBLIC_DEFAULTS.get(kind, ())), set(), "")
+
     def _granted(self, user: str, kind: str, oid: int) -> Grant:
-        privs, grantable = set(), set()
-        for r in self.effective_roles(user) | {PUBLIC}:
+        pub = self.public_grant(kind, oid)
+        privs, grantable = set(pub.privs), set(pub.grantable)
+        for r in self.effective_roles(user):
             g = self.grants(r).get((kind, oid))
             if g is not None:
                 privs |= g.privs
                 grantable |= g.grantable
         return Grant(privs, grantable, "")
 
-    def table_privileges(self, user: str, table, with_grant: bool = False) -> set[str]:
-        if self.has_privs_of_role(user, table.owner):
-            return set(TABLE_PRIVILEGES)
-        g = self._granted(user, "table", table.id)
+    def object_privileges(self, user: str, kind: str, oid: int, owner: str, with_grant: bool = False) -> set[str]:
+        """What `user` holds on a table, sequence, function or domain (the owner has everything)."""
+        if self.has_privs_of_role(user, owner):
+            return set(PRIVILEGES[kind])
+        g = self._granted(user, kind, oid)
         return g.grantable if with_grant else g.privs
+
+    def table_privileges(self, user: str, table, with_grant: bool = False) -> set[str]:
+        return self.object_privileges(user, "table", table.id, table.owner, with_grant)
 
     def schema_privileges(self, user: str, schema, with_grant: bool = False) -> set[str]:
         if schema.name == PUBLIC_SCHEMA:
@@ -247,7 +266,7 @@ class AuthCatalog:
 
 def _encode_grants(d: dict[tuple[str, int], Grant]) -> bytes:
     return json.dumps({f"{k}:{oid}": {"privs": sorted(g.privs), "grantable": sorted(g.grantable),
-                                      "grantor": g.grantor} for (k, oid), g in sorted(d.items())},
+                                      "grantor": g.grantor, "at": g.at} for (k, oid), g in sorted(d.items())},
                       sort_keys=True).encode()
 
 
@@ -255,5 +274,5 @@ def _decode_grants(value: bytes) -> dict[tuple[str, int], Grant]:
     out = {}
     for k, g in json.loads(value).items():
         kind, _, oid = k.partition(":")
-        out[(kind, int(oid))] = Grant(set(g["privs"]), set(g["grantable"]), g["grantor"])
+        out[(kind, int(oid))] = Grant(set(g["privs"]), set(g["grantable"]), g["grantor"], g.get("at", 0))
     return out
