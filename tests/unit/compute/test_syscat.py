@@ -239,3 +239,55 @@ def test_check_constraint_text_shows_implicit_casts_as_postgres(s, pg_oracle):
         pg.execute(ddl)
         expected = pg.execute(query).fetchall()
     assert [tuple(r) for r in rows(s, query)] == expected
+
+
+INFO_SCHEMA_SCRIPT = (
+    "create role isx_app with login", "create role isx_grp", "grant isx_grp to isx_app with admin option",
+    "create schema isx", "create domain isx.posint as int check (value > 0)",
+    "create table isx.t (id int primary key, v text unique, p isx.posint, arr int[], "
+    "g int generated always as (id + 1) stored)",
+    "grant select, update on isx.t to isx_app with grant option", "grant insert on isx.t to public",
+    "grant delete on isx.t to isx_grp")
+INFO_SCHEMA_QUERIES = (
+    "select * from information_schema.table_privileges where table_schema = 'isx' order by 1, 2, 6",
+    "select * from information_schema.role_table_grants where table_schema = 'isx' order by 1, 2, 6",
+    "select * from information_schema.column_privileges where table_schema = 'isx' order by 1, 2, 6, 7",
+    "select * from information_schema.role_column_grants where table_schema = 'isx' order by 1, 2, 6, 7",
+    "select * from information_schema.applicable_roles order by 1, 2",
+    "select * from information_schema.administrable_role_authorizations order by 1, 2",
+    "select * from information_schema.enabled_roles order by 1",
+    "select * from information_schema.constraint_table_usage where table_schema = 'isx' order by 6",
+    "select * from information_schema.column_domain_usage where table_schema = 'isx' order by 7",
+    "select * from information_schema.domain_constraints where domain_schema = 'isx'",
+    "select * from information_schema.column_column_usage where table_schema = 'isx'",
+    "select * from information_schema.element_types where object_schema = 'isx'",
+    "select * from information_schema.information_schema_catalog_name",
+    "select * from information_schema.triggers")
+
+
+@pytest.mark.parametrize("as_role", ["admin", "isx_app"])
+def test_information_schema_privileges_and_usage_match_postgres(s, pg_oracle, as_role):
+    """Proves: information_schema's privilege, role and usage views (which schema tools and ORMs read)
+    show what PostgreSQL 15 shows to the objects' owner and to a grantee, for the same grants."""
+    import psycopg
+    for sql in INFO_SCHEMA_SCRIPT:
+        s.execute_sql(sql)
+    viewer = SqlSession(catalog=s.catalog, kv=MemKV(), user=as_role, database="postgres", limits=Limits())
+    with psycopg.connect(pg_oracle.dsn, autocommit=True) as pg:
+        pg.execute("drop schema if exists isx cascade")
+        for r in ("isx_app", "isx_grp"):
+            pg.execute(f"drop role if exists {r}")
+        pg.execute("do $$ begin if not exists (select from pg_roles where rolname = 'admin') then "
+                   "create role admin createrole createdb; end if; end $$")
+        pg.execute("grant create on database postgres to admin")
+        pg.execute("set role admin")       # a non-superuser owner, like DSQL's admin
+        for sql in INFO_SCHEMA_SCRIPT:
+            pg.execute(sql)
+        pg.execute(f"set role {as_role}")
+        for q in INFO_SCHEMA_QUERIES:
+            expected = pg.execute(q).fetchall()
+            assert [tuple(r) for r in rows(viewer, q)] == expected, q
+        pg.execute("reset role")
+        pg.execute("drop schema isx cascade")
+        for r in ("isx_app", "isx_grp"):
+            pg.execute(f"drop role {r}")

@@ -116,6 +116,7 @@ def note_resolved() -> None:
 
 
 from . import pg_catalog, information_schema, functions, settings, stats  # noqa: E402,F401  (register)
+from . import pg_more  # noqa: E402,F401  (pg_statistic, pg_shdepend, pg_ts_*, pg_stat_activity, ...)
 from .. import sysroles  # noqa: E402  (sys.iam_pg_role_mappings, from the roles part)
 
 VIEWS.update(sysroles.VIEWS)

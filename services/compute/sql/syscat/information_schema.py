@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import types as T
-from . import oids as O, pg_columns, typedata, view
+from . import empty, oids as O, pg_columns, typedata, view
 
 _ORDER = {name: [c.split(":", 1)[0] for c in spec.split(",")] for name, spec in pg_columns.INFORMATION_SCHEMA.items()}
 
@@ -197,20 +197,237 @@ def _domains(catalog, session):
     return _rows("domains", out)
 
 
+# ---------------------------------------------------------------- roles and privileges
+# PostgreSQL shows a row when the current user has the privileges of the grantor or the grantee
+# (pg_has_role(..., 'USAGE')), or the grantee is PUBLIC; an owner holds every privilege, granted by itself.
+
+def _auth(catalog, session):
+    from ...authcatalog import auth_of
+    from ..bind import current_user
+    auth = auth_of(catalog)
+    return auth, auth.effective_roles(current_user(session))
+
+
 @view("information_schema", "enabled_roles")
 def _enabled_roles(catalog, session):
-    return [(getattr(session, "user", "admin"),)]
+    _, mine = _auth(catalog, session)
+    return sorted((r,) for r in mine)
+
+
+def _applicable(catalog, session, grantable_only: bool = False) -> list[tuple]:
+    auth, mine = _auth(catalog, session)
+    return sorted((member.name, role.name, _yes(admin)) for role, member, _, admin in auth.memberships()
+                  if member.name in mine and (admin or not grantable_only))
 
 
 @view("information_schema", "applicable_roles")
 def _applicable_roles(catalog, session):
-    return ()
+    return _applicable(catalog, session)
+
+
+@view("information_schema", "administrable_role_authorizations")
+def _administrable_role_authorizations(catalog, session):
+    return _applicable(catalog, session, grantable_only=True)
+
+
+_TABLE_PRIVILEGE_ORDER = ("INSERT", "SELECT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
+_COLUMN_PRIVILEGES = ("INSERT", "SELECT", "UPDATE", "REFERENCES")
+
+
+def _table_grants(catalog, session, public: bool):
+    """(grantor, grantee, table, privilege, grantable) the current user may see."""
+    from ...authcatalog import PUBLIC
+    auth, mine = _auth(catalog, session)
+    tables = {t.id: t for t in O.tables(catalog)}
+    out = []
+    for t in tables.values():                      # the owner's own privileges
+        if t.owner in mine:
+            out += [(t.owner, t.owner, t, p, True) for p in _TABLE_PRIVILEGE_ORDER]
+    for grantee in auth.grantees():
+        for (kind, oid), g in auth.grants(grantee).items():
+            t = tables.get(oid) if kind == "table" else None
+            if t is None or not (g.grantor in mine or grantee in mine or (public and grantee == PUBLIC)):
+                continue
+            out += [(g.grantor, grantee, t, p, p in g.grantable)
+                    for p in _TABLE_PRIVILEGE_ORDER if p in g.privs]
+    return out
+
+
+def _table_privilege_rows(name, catalog, session, public):
+    db = catalog.database
+    return _rows(name, ({"grantor": grantor, "grantee": grantee, "table_catalog": db, "table_schema": t.schema,
+                         "table_name": t.name, "privilege_type": p, "is_grantable": _yes(grantable),
+                         "with_hierarchy": _yes(p == "SELECT")}
+                        for grantor, grantee, t, p, grantable in _table_grants(catalog, session, public)))
+
+
+def _column_privilege_rows(name, catalog, session, public):
+    db = catalog.database
+    return _rows(name, ({"grantor": grantor, "grantee": grantee, "table_catalog": db, "table_schema": t.schema,
+                         "table_name": t.name, "column_name": c.name, "privilege_type": p,
+                         "is_grantable": _yes(grantable)}
+                        for grantor, grantee, t, p, grantable in _table_grants(catalog, session, public)
+                        if p in _COLUMN_PRIVILEGES for _, c in O.attnums(t)))
 
 
 @view("information_schema", "table_privileges")
 def _table_privileges(catalog, session):
-    return ()
+    return _table_privilege_rows("table_privileges", catalog, session, public=True)
 
 
-for _name in ("referential_constraints", "views", "parameters"):
-    view("information_schema", _name)(lambda catalog, session: ())
+@view("information_schema", "role_table_grants")
+def _role_table_grants(catalog, session):
+    return _table_privilege_rows("role_table_grants", catalog, session, public=False)
+
+
+@view("information_schema", "column_privileges")
+def _column_privileges(catalog, session):
+    return _column_privilege_rows("column_privileges", catalog, session, public=True)
+
+
+@view("information_schema", "role_column_grants")
+def _role_column_grants(catalog, session):
+    return _column_privilege_rows("role_column_grants", catalog, session, public=False)
+
+
+# ---------------------------------------------------------------- usage of tables, types and domains
+
+def _owned_tables(catalog, session):
+    _, mine = _auth(catalog, session)
+    return [t for t in O.tables(catalog) if t.owner in mine]
+
+
+@view("information_schema", "constraint_table_usage")
+def _constraint_table_usage(catalog, session):
+    db = catalog.database
+    return _rows("constraint_table_usage", (
+        {"table_catalog": db, "table_schema": c["table"].schema, "table_name": c["table"].name,
+         "constraint_catalog": db, "constraint_schema": c["table"].schema, "constraint_name": c["conname"]}
+        for c in _constraint_rows(catalog)
+        if c["contype"] in ("p", "u", "f") and c["table"].owner in _auth(catalog, session)[1]))
+
+
+def _column_type_usage(catalog, session, name: str, kind: str) -> list[tuple]:
+    """Columns and the type (kind "udt": the base type, for a domain too) or domain ("domain") they use,
+    where the current user has the privileges of the type's owner."""
+    db = catalog.database
+    _, mine = _auth(catalog, session)
+    out = []
+    for t in O.tables(catalog):
+        for _, c in O.attnums(t):
+            dom = getattr(c, "domain", None)
+            typ = typedata.by_oid(c.type_oid) if kind == "udt" else \
+                typedata.domain_by_name(dom, catalog) if dom else None
+            if typ is not None and O.role_name(catalog, typ.owner) in mine:
+                out.append({f"{kind}_catalog": db, f"{kind}_schema": typ.schema, f"{kind}_name": typ.typname,
+                            "table_catalog": db, "table_schema": t.schema, "table_name": t.name,
+                            "column_name": c.name})
+    return _rows(name, out)
+
+
+@view("information_schema", "column_udt_usage")
+def _column_udt_usage(catalog, session):
+    return _column_type_usage(catalog, session, "column_udt_usage", "udt")
+
+
+@view("information_schema", "column_domain_usage")
+def _column_domain_usage(catalog, session):
+    return _column_type_usage(catalog, session, "column_domain_usage", "domain")
+
+
+@view("information_schema", "domain_constraints")
+def _domain_constraints(catalog, session):
+    db = catalog.database       # shown to whoever may use the domain: everyone (USAGE is PUBLIC's)
+    return _rows("domain_constraints", (
+        {"constraint_catalog": db, "constraint_schema": d.schema, "constraint_name": chk["name"],
+         "domain_catalog": db, "domain_schema": d.schema, "domain_name": d.typname,
+         "is_deferrable": "NO", "initially_deferred": "NO"}
+        for d in typedata.domains(catalog) for chk in d.checks))
+
+
+@view("information_schema", "domain_udt_usage")
+def _domain_udt_usage(catalog, session):
+    db = catalog.database
+    _, mine = _auth(catalog, session)
+    out = []
+    for d in typedata.domains(catalog):
+        base = typedata.by_oid(d.basetype)
+        if base is not None and O.role_name(catalog, base.owner) in mine:
+            out.append({"udt_catalog": db, "udt_schema": base.schema, "udt_name": base.typname,
+                        "domain_catalog": db, "domain_schema": d.schema, "domain_name": d.typname})
+    return _rows("domain_udt_usage", out)
+
+
+@view("information_schema", "column_column_usage")
+def _column_column_usage(catalog, session):
+    """Generated columns and the columns their expressions read."""
+    import re
+    db = catalog.database
+    out = []
+    for t in _owned_tables(catalog, session):
+        cols = O.attnums(t)
+        for _, g in cols:
+            expr = getattr(g, "generated", None)
+            if not expr:
+                continue
+            words = {w.strip('"') for w in re.findall(r'[A-Za-z_][A-Za-z0-9_$]*|"[^"]+"', expr)}
+            out += [{"table_catalog": db, "table_schema": t.schema, "table_name": t.name, "column_name": c.name,
+                     "dependent_column": g.name} for _, c in cols if c.name in words and c is not g]
+    return _rows("column_column_usage", out)
+
+
+@view("information_schema", "element_types")
+def _element_types(catalog, session):
+    """The element types of array columns (collection_type_identifier is the column's dtd_identifier)."""
+    db = catalog.database
+    out = []
+    from ..bind import current_user
+    auth, user = _auth(catalog, session)[0], current_user(session)
+    for t in O.tables(catalog):
+        if not auth.table_privileges(user, t):       # as information_schema.columns: columns one may use
+            continue
+        for pos, c in O.attnums(t):
+            arr = typedata.by_oid(c.type_oid)
+            elem = typedata.by_oid(arr.typelem) if arr is not None and arr.typcategory == "A" else None
+            if elem is None:
+                continue
+            out.append({"object_catalog": db, "object_schema": t.schema, "object_name": t.name,
+                        "object_type": "TABLE", "collection_type_identifier": str(pos),
+                        "data_type": _data_type(elem.oid, catalog), "udt_catalog": db, "udt_schema": elem.schema,
+                        "udt_name": elem.typname, "dtd_identifier": f"a{pos}"})
+    return _rows("element_types", out)
+
+
+# ---------------------------------------------------------------- constants and what DSQL does not have
+
+@view("information_schema", "information_schema_catalog_name")
+def _information_schema_catalog_name(catalog, session):
+    return [(catalog.database,)]
+
+
+@view("information_schema", "character_sets")
+def _character_sets(catalog, session):
+    return [(None, None, "UTF8", "UCS", "UTF8", catalog.database, "pg_catalog", "C")]
+
+
+_COLLATIONS = ("default", "C")        # pg_collation's rows
+
+
+@view("information_schema", "collations")
+def _collations(catalog, session):
+    return [(catalog.database, "pg_catalog", name, "NO PAD") for name in _COLLATIONS]
+
+
+@view("information_schema", "collation_character_set_applicability")
+def _collation_character_set_applicability(catalog, session):
+    return [(catalog.database, "pg_catalog", name, None, None, "UTF8") for name in _COLLATIONS]
+
+
+# views, triggers, foreign data, user-defined (composite) types and transforms do not exist in DSQL;
+# SQL functions' bodies are not analysed for the objects they use
+empty("information_schema", "referential_constraints", "views", "parameters", "attributes",
+      "check_constraint_routine_usage", "column_options", "foreign_data_wrapper_options", "foreign_data_wrappers",
+      "foreign_server_options", "foreign_servers", "foreign_table_options", "foreign_tables",
+      "routine_column_usage", "routine_routine_usage", "routine_sequence_usage", "routine_table_usage",
+      "transforms", "triggered_update_columns", "triggers", "user_defined_types", "user_mapping_options",
+      "user_mappings", "view_column_usage", "view_routine_usage", "view_table_usage")

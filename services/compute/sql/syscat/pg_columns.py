@@ -282,4 +282,136 @@ INFORMATION_SCHEMA = {
     "table_privileges": (
         "grantor:name,grantee:name,table_catalog:name,table_schema:name,table_name:name,"
         "privilege_type:varchar,is_grantable:varchar,with_hierarchy:varchar"),
+    "administrable_role_authorizations": (
+        "grantee:name,role_name:name,is_grantable:varchar"),
+    "attributes": (
+        "udt_catalog:name,udt_schema:name,udt_name:name,attribute_name:name,ordinal_position:int4,"
+        "attribute_default:varchar,is_nullable:varchar,data_type:varchar,character_maximum_length:int4,"
+        "character_octet_length:int4,character_set_catalog:name,character_set_schema:name,"
+        "character_set_name:name,collation_catalog:name,collation_schema:name,collation_name:name,"
+        "numeric_precision:int4,numeric_precision_radix:int4,numeric_scale:int4,datetime_precision:int4,"
+        "interval_type:varchar,interval_precision:int4,attribute_udt_catalog:name,"
+        "attribute_udt_schema:name,attribute_udt_name:name,scope_catalog:name,scope_schema:name,"
+        "scope_name:name,maximum_cardinality:int4,dtd_identifier:name,"
+        "is_derived_reference_attribute:varchar"),
+    "character_sets": (
+        "character_set_catalog:name,character_set_schema:name,character_set_name:name,"
+        "character_repertoire:name,form_of_use:name,default_collate_catalog:name,"
+        "default_collate_schema:name,default_collate_name:name"),
+    "check_constraint_routine_usage": (
+        "constraint_catalog:name,constraint_schema:name,constraint_name:name,specific_catalog:name,"
+        "specific_schema:name,specific_name:name"),
+    "collation_character_set_applicability": (
+        "collation_catalog:name,collation_schema:name,collation_name:name,character_set_catalog:name,"
+        "character_set_schema:name,character_set_name:name"),
+    "collations": (
+        "collation_catalog:name,collation_schema:name,collation_name:name,pad_attribute:varchar"),
+    "column_column_usage": (
+        "table_catalog:name,table_schema:name,table_name:name,column_name:name,dependent_column:name"),
+    "column_domain_usage": (
+        "domain_catalog:name,domain_schema:name,domain_name:name,table_catalog:name,table_schema:name,"
+        "table_name:name,column_name:name"),
+    "column_options": (
+        "table_catalog:name,table_schema:name,table_name:name,column_name:name,option_name:name,"
+        "option_value:varchar"),
+    "column_privileges": (
+        "grantor:name,grantee:name,table_catalog:name,table_schema:name,table_name:name,column_name:name,"
+        "privilege_type:varchar,is_grantable:varchar"),
+    "column_udt_usage": (
+        "udt_catalog:name,udt_schema:name,udt_name:name,table_catalog:name,table_schema:name,"
+        "table_name:name,column_name:name"),
+    "constraint_table_usage": (
+        "table_catalog:name,table_schema:name,table_name:name,constraint_catalog:name,"
+        "constraint_schema:name,constraint_name:name"),
+    "domain_constraints": (
+        "constraint_catalog:name,constraint_schema:name,constraint_name:name,domain_catalog:name,"
+        "domain_schema:name,domain_name:name,is_deferrable:varchar,initially_deferred:varchar"),
+    "domain_udt_usage": (
+        "udt_catalog:name,udt_schema:name,udt_name:name,domain_catalog:name,domain_schema:name,"
+        "domain_name:name"),
+    "element_types": (
+        "object_catalog:name,object_schema:name,object_name:name,object_type:varchar,"
+        "collection_type_identifier:name,data_type:varchar,character_maximum_length:int4,"
+        "character_octet_length:int4,character_set_catalog:name,character_set_schema:name,"
+        "character_set_name:name,collation_catalog:name,collation_schema:name,collation_name:name,"
+        "numeric_precision:int4,numeric_precision_radix:int4,numeric_scale:int4,datetime_precision:int4,"
+        "interval_type:varchar,interval_precision:int4,domain_default:varchar,udt_catalog:name,"
+        "udt_schema:name,udt_name:name,scope_catalog:name,scope_schema:name,scope_name:name,"
+        "maximum_cardinality:int4,dtd_identifier:name"),
+    "foreign_data_wrapper_options": (
+        "foreign_data_wrapper_catalog:name,foreign_data_wrapper_name:name,option_name:name,"
+        "option_value:varchar"),
+    "foreign_data_wrappers": (
+        "foreign_data_wrapper_catalog:name,foreign_data_wrapper_name:name,authorization_identifier:name,"
+        "library_name:varchar,foreign_data_wrapper_language:varchar"),
+    "foreign_server_options": (
+        "foreign_server_catalog:name,foreign_server_name:name,option_name:name,option_value:varchar"),
+    "foreign_servers": (
+        "foreign_server_catalog:name,foreign_server_name:name,foreign_data_wrapper_catalog:name,"
+        "foreign_data_wrapper_name:name,foreign_server_type:varchar,foreign_server_version:varchar,"
+        "authorization_identifier:name"),
+    "foreign_table_options": (
+        "foreign_table_catalog:name,foreign_table_schema:name,foreign_table_name:name,option_name:name,"
+        "option_value:varchar"),
+    "foreign_tables": (
+        "foreign_table_catalog:name,foreign_table_schema:name,foreign_table_name:name,"
+        "foreign_server_catalog:name,foreign_server_name:name"),
+    "information_schema_catalog_name": (
+        "catalog_name:name"),
+    "role_column_grants": (
+        "grantor:name,grantee:name,table_catalog:name,table_schema:name,table_name:name,column_name:name,"
+        "privilege_type:varchar,is_grantable:varchar"),
+    "role_table_grants": (
+        "grantor:name,grantee:name,table_catalog:name,table_schema:name,table_name:name,"
+        "privilege_type:varchar,is_grantable:varchar,with_hierarchy:varchar"),
+    "routine_column_usage": (
+        "specific_catalog:name,specific_schema:name,specific_name:name,routine_catalog:name,"
+        "routine_schema:name,routine_name:name,table_catalog:name,table_schema:name,table_name:name,"
+        "column_name:name"),
+    "routine_routine_usage": (
+        "specific_catalog:name,specific_schema:name,specific_name:name,routine_catalog:name,"
+        "routine_schema:name,routine_name:name"),
+    "routine_sequence_usage": (
+        "specific_catalog:name,specific_schema:name,specific_name:name,routine_catalog:name,"
+        "routine_schema:name,routine_name:name,sequence_catalog:name,sequence_schema:name,"
+        "sequence_name:name"),
+    "routine_table_usage": (
+        "specific_catalog:name,specific_schema:name,specific_name:name,routine_catalog:name,"
+        "routine_schema:name,routine_name:name,table_catalog:name,table_schema:name,table_name:name"),
+    "transforms": (
+        "udt_catalog:name,udt_schema:name,udt_name:name,specific_catalog:name,specific_schema:name,"
+        "specific_name:name,group_name:name,transform_type:varchar"),
+    "triggered_update_columns": (
+        "trigger_catalog:name,trigger_schema:name,trigger_name:name,event_object_catalog:name,"
+        "event_object_schema:name,event_object_table:name,event_object_column:name"),
+    "triggers": (
+        "trigger_catalog:name,trigger_schema:name,trigger_name:name,event_manipulation:varchar,"
+        "event_object_catalog:name,event_object_schema:name,event_object_table:name,action_order:int4,"
+        "action_condition:varchar,action_statement:varchar,action_orientation:varchar,"
+        "action_timing:varchar,action_reference_old_table:name,action_reference_new_table:name,"
+        "action_reference_old_row:name,action_reference_new_row:name,created:timestamptz"),
+    "user_defined_types": (
+        "user_defined_type_catalog:name,user_defined_type_schema:name,user_defined_type_name:name,"
+        "user_defined_type_category:varchar,is_instantiable:varchar,is_final:varchar,"
+        "ordering_form:varchar,ordering_category:varchar,ordering_routine_catalog:name,"
+        "ordering_routine_schema:name,ordering_routine_name:name,reference_type:varchar,"
+        "data_type:varchar,character_maximum_length:int4,character_octet_length:int4,"
+        "character_set_catalog:name,character_set_schema:name,character_set_name:name,"
+        "collation_catalog:name,collation_schema:name,collation_name:name,numeric_precision:int4,"
+        "numeric_precision_radix:int4,numeric_scale:int4,datetime_precision:int4,interval_type:varchar,"
+        "interval_precision:int4,source_dtd_identifier:name,ref_dtd_identifier:name"),
+    "user_mapping_options": (
+        "authorization_identifier:name,foreign_server_catalog:name,foreign_server_name:name,"
+        "option_name:name,option_value:varchar"),
+    "user_mappings": (
+        "authorization_identifier:name,foreign_server_catalog:name,foreign_server_name:name"),
+    "view_column_usage": (
+        "view_catalog:name,view_schema:name,view_name:name,table_catalog:name,table_schema:name,"
+        "table_name:name,column_name:name"),
+    "view_routine_usage": (
+        "table_catalog:name,table_schema:name,table_name:name,specific_catalog:name,specific_schema:name,"
+        "specific_name:name"),
+    "view_table_usage": (
+        "view_catalog:name,view_schema:name,view_name:name,table_catalog:name,table_schema:name,"
+        "table_name:name"),
 }

@@ -1,0 +1,889 @@
+"""Static contents of PostgreSQL 15's text search catalogs, timezone abbreviations and the
+equality/ordering operators ANALYZE uses, for syscat/pg_more.py. Generated from a fresh
+PostgreSQL 15 (initdb --locale=C, timezone UTC) by tools/gen_pg_more_data.py, one "|"-separated
+row a line, from these queries:
+
+    TS_PARSER: SELECT oid, prsname, prsstart::oid, prsstart, prstoken::oid, prstoken, prsend::oid, prsend,
+        prsheadline::oid, prsheadline, prslextype::oid, prslextype, obj_description(oid, 'pg_ts_parser') FROM
+        pg_ts_parser ORDER BY oid
+    TS_TEMPLATE: SELECT oid, tmplname, tmplinit::oid, tmplinit, tmpllexize::oid, tmpllexize,
+        obj_description(oid, 'pg_ts_template') FROM pg_ts_template ORDER BY oid
+    TS_DICT: SELECT oid, dictname, dicttemplate, coalesce(dictinitoption, ''), obj_description(oid,
+        'pg_ts_dict') FROM pg_ts_dict ORDER BY oid
+    TS_CONFIG: SELECT oid, cfgname, cfgparser, obj_description(oid, 'pg_ts_config') FROM pg_ts_config ORDER BY
+        oid
+    TS_CONFIG_MAP: SELECT mapcfg, maptokentype, mapseqno, mapdict FROM pg_ts_config_map ORDER BY 1, 2, 3
+    TIMEZONE_ABBREVS: SELECT abbrev, extract(epoch from utc_offset)::int, is_dst FROM pg_timezone_abbrevs
+        ORDER BY abbrev
+    SORT_OPERATORS: SELECT t.oid, eq.oid, lt.oid FROM pg_type t JOIN pg_operator eq ON eq.oprname = '=' AND
+        eq.oprleft = t.oid AND eq.oprright = t.oid JOIN pg_operator lt ON lt.oprname = '<' AND lt.oprleft =
+        t.oid AND lt.oprright = t.oid WHERE t.typnamespace = 11 AND t.typtype = 'b' AND t.typcategory <> 'A'
+        ORDER BY t.oid
+"""
+
+TS_PARSER = """\
+3722|default|3717|prsd_start|3718|prsd_nexttoken|3719|prsd_end|3720|prsd_headline|3721|prsd_lextype|default word parser
+"""
+
+TS_TEMPLATE = """\
+3727|simple|3725|dsimple_init|3726|dsimple_lexize|simple dictionary: just lower case and check for stopword
+3730|synonym|3728|dsynonym_init|3729|dsynonym_lexize|synonym dictionary: replace word by its synonym
+3733|ispell|3731|dispell_init|3732|dispell_lexize|ispell dictionary
+3742|thesaurus|3740|thesaurus_init|3741|thesaurus_lexize|thesaurus dictionary: phrase by phrase substitution
+13150|snowball|13148|dsnowball_init|13149|dsnowball_lexize|snowball stemmer
+"""
+
+TS_DICT = """\
+3765|simple|3727||simple dictionary: just lower case and check for stopword
+13151|arabic_stem|13150|language = 'arabic'|snowball stemmer for arabic language
+13153|armenian_stem|13150|language = 'armenian'|snowball stemmer for armenian language
+13155|basque_stem|13150|language = 'basque'|snowball stemmer for basque language
+13157|catalan_stem|13150|language = 'catalan'|snowball stemmer for catalan language
+13159|danish_stem|13150|language = 'danish', stopwords = 'danish'|snowball stemmer for danish language
+13161|dutch_stem|13150|language = 'dutch', stopwords = 'dutch'|snowball stemmer for dutch language
+13163|english_stem|13150|language = 'english', stopwords = 'english'|snowball stemmer for english language
+13165|finnish_stem|13150|language = 'finnish', stopwords = 'finnish'|snowball stemmer for finnish language
+13167|french_stem|13150|language = 'french', stopwords = 'french'|snowball stemmer for french language
+13169|german_stem|13150|language = 'german', stopwords = 'german'|snowball stemmer for german language
+13171|greek_stem|13150|language = 'greek'|snowball stemmer for greek language
+13173|hindi_stem|13150|language = 'hindi'|snowball stemmer for hindi language
+13175|hungarian_stem|13150|language = 'hungarian', stopwords = 'hungarian'|snowball stemmer for hungarian language
+13177|indonesian_stem|13150|language = 'indonesian'|snowball stemmer for indonesian language
+13179|irish_stem|13150|language = 'irish'|snowball stemmer for irish language
+13181|italian_stem|13150|language = 'italian', stopwords = 'italian'|snowball stemmer for italian language
+13183|lithuanian_stem|13150|language = 'lithuanian'|snowball stemmer for lithuanian language
+13185|nepali_stem|13150|language = 'nepali', stopwords = 'nepali'|snowball stemmer for nepali language
+13187|norwegian_stem|13150|language = 'norwegian', stopwords = 'norwegian'|snowball stemmer for norwegian language
+13189|portuguese_stem|13150|language = 'portuguese', stopwords = 'portuguese'|snowball stemmer for portuguese language
+13191|romanian_stem|13150|language = 'romanian'|snowball stemmer for romanian language
+13193|russian_stem|13150|language = 'russian', stopwords = 'russian'|snowball stemmer for russian language
+13195|serbian_stem|13150|language = 'serbian'|snowball stemmer for serbian language
+13197|spanish_stem|13150|language = 'spanish', stopwords = 'spanish'|snowball stemmer for spanish language
+13199|swedish_stem|13150|language = 'swedish', stopwords = 'swedish'|snowball stemmer for swedish language
+13201|tamil_stem|13150|language = 'tamil'|snowball stemmer for tamil language
+13203|turkish_stem|13150|language = 'turkish', stopwords = 'turkish'|snowball stemmer for turkish language
+13205|yiddish_stem|13150|language = 'yiddish'|snowball stemmer for yiddish language
+"""
+
+TS_CONFIG = """\
+3748|simple|3722|simple configuration
+13152|arabic|3722|configuration for arabic language
+13154|armenian|3722|configuration for armenian language
+13156|basque|3722|configuration for basque language
+13158|catalan|3722|configuration for catalan language
+13160|danish|3722|configuration for danish language
+13162|dutch|3722|configuration for dutch language
+13164|english|3722|configuration for english language
+13166|finnish|3722|configuration for finnish language
+13168|french|3722|configuration for french language
+13170|german|3722|configuration for german language
+13172|greek|3722|configuration for greek language
+13174|hindi|3722|configuration for hindi language
+13176|hungarian|3722|configuration for hungarian language
+13178|indonesian|3722|configuration for indonesian language
+13180|irish|3722|configuration for irish language
+13182|italian|3722|configuration for italian language
+13184|lithuanian|3722|configuration for lithuanian language
+13186|nepali|3722|configuration for nepali language
+13188|norwegian|3722|configuration for norwegian language
+13190|portuguese|3722|configuration for portuguese language
+13192|romanian|3722|configuration for romanian language
+13194|russian|3722|configuration for russian language
+13196|serbian|3722|configuration for serbian language
+13198|spanish|3722|configuration for spanish language
+13200|swedish|3722|configuration for swedish language
+13202|tamil|3722|configuration for tamil language
+13204|turkish|3722|configuration for turkish language
+13206|yiddish|3722|configuration for yiddish language
+"""
+
+TS_CONFIG_MAP = """\
+3748|1|1|3765
+3748|2|1|3765
+3748|3|1|3765
+3748|4|1|3765
+3748|5|1|3765
+3748|6|1|3765
+3748|7|1|3765
+3748|8|1|3765
+3748|9|1|3765
+3748|10|1|3765
+3748|11|1|3765
+3748|15|1|3765
+3748|16|1|3765
+3748|17|1|3765
+3748|18|1|3765
+3748|19|1|3765
+3748|20|1|3765
+3748|21|1|3765
+3748|22|1|3765
+13152|1|1|13151
+13152|2|1|13151
+13152|3|1|3765
+13152|4|1|3765
+13152|5|1|3765
+13152|6|1|3765
+13152|7|1|3765
+13152|8|1|3765
+13152|9|1|3765
+13152|10|1|13151
+13152|11|1|13151
+13152|15|1|3765
+13152|16|1|13151
+13152|17|1|13151
+13152|18|1|3765
+13152|19|1|3765
+13152|20|1|3765
+13152|21|1|3765
+13152|22|1|3765
+13154|1|1|13153
+13154|2|1|13153
+13154|3|1|3765
+13154|4|1|3765
+13154|5|1|3765
+13154|6|1|3765
+13154|7|1|3765
+13154|8|1|3765
+13154|9|1|3765
+13154|10|1|13153
+13154|11|1|13153
+13154|15|1|3765
+13154|16|1|13153
+13154|17|1|13153
+13154|18|1|3765
+13154|19|1|3765
+13154|20|1|3765
+13154|21|1|3765
+13154|22|1|3765
+13156|1|1|13155
+13156|2|1|13155
+13156|3|1|3765
+13156|4|1|3765
+13156|5|1|3765
+13156|6|1|3765
+13156|7|1|3765
+13156|8|1|3765
+13156|9|1|3765
+13156|10|1|13155
+13156|11|1|13155
+13156|15|1|3765
+13156|16|1|13155
+13156|17|1|13155
+13156|18|1|3765
+13156|19|1|3765
+13156|20|1|3765
+13156|21|1|3765
+13156|22|1|3765
+13158|1|1|13157
+13158|2|1|13157
+13158|3|1|3765
+13158|4|1|3765
+13158|5|1|3765
+13158|6|1|3765
+13158|7|1|3765
+13158|8|1|3765
+13158|9|1|3765
+13158|10|1|13157
+13158|11|1|13157
+13158|15|1|3765
+13158|16|1|13157
+13158|17|1|13157
+13158|18|1|3765
+13158|19|1|3765
+13158|20|1|3765
+13158|21|1|3765
+13158|22|1|3765
+13160|1|1|13159
+13160|2|1|13159
+13160|3|1|3765
+13160|4|1|3765
+13160|5|1|3765
+13160|6|1|3765
+13160|7|1|3765
+13160|8|1|3765
+13160|9|1|3765
+13160|10|1|13159
+13160|11|1|13159
+13160|15|1|3765
+13160|16|1|13159
+13160|17|1|13159
+13160|18|1|3765
+13160|19|1|3765
+13160|20|1|3765
+13160|21|1|3765
+13160|22|1|3765
+13162|1|1|13161
+13162|2|1|13161
+13162|3|1|3765
+13162|4|1|3765
+13162|5|1|3765
+13162|6|1|3765
+13162|7|1|3765
+13162|8|1|3765
+13162|9|1|3765
+13162|10|1|13161
+13162|11|1|13161
+13162|15|1|3765
+13162|16|1|13161
+13162|17|1|13161
+13162|18|1|3765
+13162|19|1|3765
+13162|20|1|3765
+13162|21|1|3765
+13162|22|1|3765
+13164|1|1|13163
+13164|2|1|13163
+13164|3|1|3765
+13164|4|1|3765
+13164|5|1|3765
+13164|6|1|3765
+13164|7|1|3765
+13164|8|1|3765
+13164|9|1|3765
+13164|10|1|13163
+13164|11|1|13163
+13164|15|1|3765
+13164|16|1|13163
+13164|17|1|13163
+13164|18|1|3765
+13164|19|1|3765
+13164|20|1|3765
+13164|21|1|3765
+13164|22|1|3765
+13166|1|1|13165
+13166|2|1|13165
+13166|3|1|3765
+13166|4|1|3765
+13166|5|1|3765
+13166|6|1|3765
+13166|7|1|3765
+13166|8|1|3765
+13166|9|1|3765
+13166|10|1|13165
+13166|11|1|13165
+13166|15|1|3765
+13166|16|1|13165
+13166|17|1|13165
+13166|18|1|3765
+13166|19|1|3765
+13166|20|1|3765
+13166|21|1|3765
+13166|22|1|3765
+13168|1|1|13167
+13168|2|1|13167
+13168|3|1|3765
+13168|4|1|3765
+13168|5|1|3765
+13168|6|1|3765
+13168|7|1|3765
+13168|8|1|3765
+13168|9|1|3765
+13168|10|1|13167
+13168|11|1|13167
+13168|15|1|3765
+13168|16|1|13167
+13168|17|1|13167
+13168|18|1|3765
+13168|19|1|3765
+13168|20|1|3765
+13168|21|1|3765
+13168|22|1|3765
+13170|1|1|13169
+13170|2|1|13169
+13170|3|1|3765
+13170|4|1|3765
+13170|5|1|3765
+13170|6|1|3765
+13170|7|1|3765
+13170|8|1|3765
+13170|9|1|3765
+13170|10|1|13169
+13170|11|1|13169
+13170|15|1|3765
+13170|16|1|13169
+13170|17|1|13169
+13170|18|1|3765
+13170|19|1|3765
+13170|20|1|3765
+13170|21|1|3765
+13170|22|1|3765
+13172|1|1|13171
+13172|2|1|13171
+13172|3|1|3765
+13172|4|1|3765
+13172|5|1|3765
+13172|6|1|3765
+13172|7|1|3765
+13172|8|1|3765
+13172|9|1|3765
+13172|10|1|13171
+13172|11|1|13171
+13172|15|1|3765
+13172|16|1|13171
+13172|17|1|13171
+13172|18|1|3765
+13172|19|1|3765
+13172|20|1|3765
+13172|21|1|3765
+13172|22|1|3765
+13174|1|1|13163
+13174|2|1|13173
+13174|3|1|3765
+13174|4|1|3765
+13174|5|1|3765
+13174|6|1|3765
+13174|7|1|3765
+13174|8|1|3765
+13174|9|1|3765
+13174|10|1|13173
+13174|11|1|13163
+13174|15|1|3765
+13174|16|1|13163
+13174|17|1|13173
+13174|18|1|3765
+13174|19|1|3765
+13174|20|1|3765
+13174|21|1|3765
+13174|22|1|3765
+13176|1|1|13175
+13176|2|1|13175
+13176|3|1|3765
+13176|4|1|3765
+13176|5|1|3765
+13176|6|1|3765
+13176|7|1|3765
+13176|8|1|3765
+13176|9|1|3765
+13176|10|1|13175
+13176|11|1|13175
+13176|15|1|3765
+13176|16|1|13175
+13176|17|1|13175
+13176|18|1|3765
+13176|19|1|3765
+13176|20|1|3765
+13176|21|1|3765
+13176|22|1|3765
+13178|1|1|13177
+13178|2|1|13177
+13178|3|1|3765
+13178|4|1|3765
+13178|5|1|3765
+13178|6|1|3765
+13178|7|1|3765
+13178|8|1|3765
+13178|9|1|3765
+13178|10|1|13177
+13178|11|1|13177
+13178|15|1|3765
+13178|16|1|13177
+13178|17|1|13177
+13178|18|1|3765
+13178|19|1|3765
+13178|20|1|3765
+13178|21|1|3765
+13178|22|1|3765
+13180|1|1|13179
+13180|2|1|13179
+13180|3|1|3765
+13180|4|1|3765
+13180|5|1|3765
+13180|6|1|3765
+13180|7|1|3765
+13180|8|1|3765
+13180|9|1|3765
+13180|10|1|13179
+13180|11|1|13179
+13180|15|1|3765
+13180|16|1|13179
+13180|17|1|13179
+13180|18|1|3765
+13180|19|1|3765
+13180|20|1|3765
+13180|21|1|3765
+13180|22|1|3765
+13182|1|1|13181
+13182|2|1|13181
+13182|3|1|3765
+13182|4|1|3765
+13182|5|1|3765
+13182|6|1|3765
+13182|7|1|3765
+13182|8|1|3765
+13182|9|1|3765
+13182|10|1|13181
+13182|11|1|13181
+13182|15|1|3765
+13182|16|1|13181
+13182|17|1|13181
+13182|18|1|3765
+13182|19|1|3765
+13182|20|1|3765
+13182|21|1|3765
+13182|22|1|3765
+13184|1|1|13183
+13184|2|1|13183
+13184|3|1|3765
+13184|4|1|3765
+13184|5|1|3765
+13184|6|1|3765
+13184|7|1|3765
+13184|8|1|3765
+13184|9|1|3765
+13184|10|1|13183
+13184|11|1|13183
+13184|15|1|3765
+13184|16|1|13183
+13184|17|1|13183
+13184|18|1|3765
+13184|19|1|3765
+13184|20|1|3765
+13184|21|1|3765
+13184|22|1|3765
+13186|1|1|13185
+13186|2|1|13185
+13186|3|1|3765
+13186|4|1|3765
+13186|5|1|3765
+13186|6|1|3765
+13186|7|1|3765
+13186|8|1|3765
+13186|9|1|3765
+13186|10|1|13185
+13186|11|1|13185
+13186|15|1|3765
+13186|16|1|13185
+13186|17|1|13185
+13186|18|1|3765
+13186|19|1|3765
+13186|20|1|3765
+13186|21|1|3765
+13186|22|1|3765
+13188|1|1|13187
+13188|2|1|13187
+13188|3|1|3765
+13188|4|1|3765
+13188|5|1|3765
+13188|6|1|3765
+13188|7|1|3765
+13188|8|1|3765
+13188|9|1|3765
+13188|10|1|13187
+13188|11|1|13187
+13188|15|1|3765
+13188|16|1|13187
+13188|17|1|13187
+13188|18|1|3765
+13188|19|1|3765
+13188|20|1|3765
+13188|21|1|3765
+13188|22|1|3765
+13190|1|1|13189
+13190|2|1|13189
+13190|3|1|3765
+13190|4|1|3765
+13190|5|1|3765
+13190|6|1|3765
+13190|7|1|3765
+13190|8|1|3765
+13190|9|1|3765
+13190|10|1|13189
+13190|11|1|13189
+13190|15|1|3765
+13190|16|1|13189
+13190|17|1|13189
+13190|18|1|3765
+13190|19|1|3765
+13190|20|1|3765
+13190|21|1|3765
+13190|22|1|3765
+13192|1|1|13191
+13192|2|1|13191
+13192|3|1|3765
+13192|4|1|3765
+13192|5|1|3765
+13192|6|1|3765
+13192|7|1|3765
+13192|8|1|3765
+13192|9|1|3765
+13192|10|1|13191
+13192|11|1|13191
+13192|15|1|3765
+13192|16|1|13191
+13192|17|1|13191
+13192|18|1|3765
+13192|19|1|3765
+13192|20|1|3765
+13192|21|1|3765
+13192|22|1|3765
+13194|1|1|13163
+13194|2|1|13193
+13194|3|1|3765
+13194|4|1|3765
+13194|5|1|3765
+13194|6|1|3765
+13194|7|1|3765
+13194|8|1|3765
+13194|9|1|3765
+13194|10|1|13193
+13194|11|1|13163
+13194|15|1|3765
+13194|16|1|13163
+13194|17|1|13193
+13194|18|1|3765
+13194|19|1|3765
+13194|20|1|3765
+13194|21|1|3765
+13194|22|1|3765
+13196|1|1|13195
+13196|2|1|13195
+13196|3|1|3765
+13196|4|1|3765
+13196|5|1|3765
+13196|6|1|3765
+13196|7|1|3765
+13196|8|1|3765
+13196|9|1|3765
+13196|10|1|13195
+13196|11|1|13195
+13196|15|1|3765
+13196|16|1|13195
+13196|17|1|13195
+13196|18|1|3765
+13196|19|1|3765
+13196|20|1|3765
+13196|21|1|3765
+13196|22|1|3765
+13198|1|1|13197
+13198|2|1|13197
+13198|3|1|3765
+13198|4|1|3765
+13198|5|1|3765
+13198|6|1|3765
+13198|7|1|3765
+13198|8|1|3765
+13198|9|1|3765
+13198|10|1|13197
+13198|11|1|13197
+13198|15|1|3765
+13198|16|1|13197
+13198|17|1|13197
+13198|18|1|3765
+13198|19|1|3765
+13198|20|1|3765
+13198|21|1|3765
+13198|22|1|3765
+13200|1|1|13199
+13200|2|1|13199
+13200|3|1|3765
+13200|4|1|3765
+13200|5|1|3765
+13200|6|1|3765
+13200|7|1|3765
+13200|8|1|3765
+13200|9|1|3765
+13200|10|1|13199
+13200|11|1|13199
+13200|15|1|3765
+13200|16|1|13199
+13200|17|1|13199
+13200|18|1|3765
+13200|19|1|3765
+13200|20|1|3765
+13200|21|1|3765
+13200|22|1|3765
+13202|1|1|13201
+13202|2|1|13201
+13202|3|1|3765
+13202|4|1|3765
+13202|5|1|3765
+13202|6|1|3765
+13202|7|1|3765
+13202|8|1|3765
+13202|9|1|3765
+13202|10|1|13201
+13202|11|1|13201
+13202|15|1|3765
+13202|16|1|13201
+13202|17|1|13201
+13202|18|1|3765
+13202|19|1|3765
+13202|20|1|3765
+13202|21|1|3765
+13202|22|1|3765
+13204|1|1|13203
+13204|2|1|13203
+13204|3|1|3765
+13204|4|1|3765
+13204|5|1|3765
+13204|6|1|3765
+13204|7|1|3765
+13204|8|1|3765
+13204|9|1|3765
+13204|10|1|13203
+13204|11|1|13203
+13204|15|1|3765
+13204|16|1|13203
+13204|17|1|13203
+13204|18|1|3765
+13204|19|1|3765
+13204|20|1|3765
+13204|21|1|3765
+13204|22|1|3765
+13206|1|1|13205
+13206|2|1|13205
+13206|3|1|3765
+13206|4|1|3765
+13206|5|1|3765
+13206|6|1|3765
+13206|7|1|3765
+13206|8|1|3765
+13206|9|1|3765
+13206|10|1|13205
+13206|11|1|13205
+13206|15|1|3765
+13206|16|1|13205
+13206|17|1|13205
+13206|18|1|3765
+13206|19|1|3765
+13206|20|1|3765
+13206|21|1|3765
+13206|22|1|3765
+"""
+
+TIMEZONE_ABBREVS = """\
+ACDT|37800|t
+ACSST|37800|t
+ACST|34200|f
+ACT|-18000|f
+ACWST|31500|f
+ADT|-10800|t
+AEDT|39600|t
+AESST|39600|t
+AEST|36000|f
+AFT|16200|f
+AKDT|-28800|t
+AKST|-32400|f
+ALMST|25200|t
+ALMT|21600|f
+AMST|14400|f
+AMT|-14400|f
+ANAST|43200|f
+ANAT|43200|f
+ARST|-10800|f
+ART|-10800|f
+AST|-14400|f
+AWSST|32400|t
+AWST|28800|f
+AZOST|0|t
+AZOT|-3600|f
+AZST|14400|f
+AZT|14400|f
+BDST|7200|t
+BDT|21600|f
+BNT|28800|f
+BORT|28800|f
+BOT|-14400|f
+BRA|-10800|f
+BRST|-7200|t
+BRT|-10800|f
+BST|3600|t
+BTT|21600|f
+CADT|37800|t
+CAST|34200|f
+CCT|28800|f
+CDT|-18000|t
+CEST|7200|t
+CET|3600|f
+CETDST|7200|t
+CHADT|49500|t
+CHAST|45900|f
+CHUT|36000|f
+CKT|-36000|f
+CLST|-10800|t
+CLT|-10800|t
+COT|-18000|f
+CST|-21600|f
+CXT|25200|f
+DAVT|25200|f
+DDUT|36000|f
+EASST|-18000|t
+EAST|-18000|t
+EAT|10800|f
+EDT|-14400|t
+EEST|10800|t
+EET|7200|f
+EETDST|10800|t
+EGST|0|t
+EGT|-3600|f
+EST|-18000|f
+FET|10800|f
+FJST|46800|t
+FJT|43200|f
+FKST|-10800|f
+FKT|-10800|f
+FNST|-3600|t
+FNT|-7200|f
+GALT|-21600|f
+GAMT|-32400|f
+GEST|14400|f
+GET|14400|f
+GFT|-10800|f
+GILT|43200|f
+GMT|0|f
+GYT|-14400|f
+HKT|28800|f
+HST|-36000|f
+ICT|25200|f
+IDT|10800|t
+IOT|21600|f
+IRKST|28800|f
+IRKT|28800|f
+IRT|12600|f
+IST|7200|f
+JAYT|32400|f
+JST|32400|f
+KDT|36000|t
+KGST|21600|t
+KGT|21600|f
+KOST|39600|f
+KRAST|25200|f
+KRAT|25200|f
+KST|32400|f
+LHDT|39600|t
+LHST|37800|f
+LIGT|36000|f
+LINT|50400|f
+LKT|19800|f
+MAGST|39600|f
+MAGT|39600|f
+MART|-34200|f
+MAWT|18000|f
+MDT|-21600|t
+MEST|7200|t
+MESZ|7200|t
+MET|3600|f
+METDST|7200|t
+MEZ|3600|f
+MHT|43200|f
+MMT|23400|f
+MPT|36000|f
+MSD|14400|t
+MSK|10800|f
+MST|-25200|f
+MUST|18000|t
+MUT|14400|f
+MVT|18000|f
+MYT|28800|f
+NDT|-9000|t
+NFT|-12600|f
+NOVST|25200|f
+NOVT|25200|f
+NPT|20700|f
+NST|-12600|f
+NUT|-39600|f
+NZDT|46800|t
+NZST|43200|f
+NZT|43200|f
+OMSST|21600|f
+OMST|21600|f
+PDT|-25200|t
+PET|-18000|f
+PETST|43200|f
+PETT|43200|f
+PGT|36000|f
+PHT|28800|f
+PKST|21600|t
+PKT|18000|f
+PMDT|-7200|t
+PMST|-10800|f
+PONT|39600|f
+PST|-28800|f
+PWT|32400|f
+PYST|-10800|t
+PYT|-10800|f
+RET|14400|f
+SADT|37800|t
+SAST|7200|f
+SCT|14400|f
+SGT|28800|f
+TAHT|-36000|f
+TFT|18000|f
+TJT|18000|f
+TKT|46800|f
+TMT|18000|f
+TOT|46800|f
+TRUT|36000|f
+TVT|43200|f
+UCT|0|f
+ULAST|32400|t
+ULAT|28800|f
+UT|0|f
+UTC|0|f
+UYST|-7200|t
+UYT|-10800|f
+UZST|21600|t
+UZT|18000|f
+VET|-14400|f
+VLAST|36000|f
+VLAT|36000|f
+VOLT|10800|f
+VUT|39600|f
+WADT|28800|t
+WAKT|43200|f
+WAST|25200|f
+WAT|3600|f
+WDT|32400|t
+WET|0|f
+WETDST|3600|t
+WFT|43200|f
+WGST|-7200|t
+WGT|-10800|f
+XJT|21600|f
+YAKST|32400|f
+YAKT|32400|f
+YAPT|36000|f
+YEKST|21600|t
+YEKT|18000|f
+Z|0|f
+ZULU|0|f
+"""
+
+SORT_OPERATORS = """\
+16|91|58
+17|1955|1957
+18|92|631
+19|93|660
+20|410|412
+21|94|95
+23|96|97
+25|98|664
+26|607|609
+27|387|2799
+601|1535|1587
+602|792|793
+603|503|504
+700|620|622
+701|670|672
+718|1500|1502
+774|3362|3364
+790|900|902
+829|1220|1222
+869|1201|1203
+1042|1054|1058
+1082|1093|1095
+1083|1108|1110
+1114|2060|2062
+1184|1320|1322
+1186|1330|1332
+1266|1550|1552
+1560|1784|1786
+1562|1804|1806
+1700|1752|1754
+2950|2972|2974
+3220|3222|3224
+3614|3629|3627
+3615|3676|3674
+3802|3240|3242
+5069|5068|5073
+"""

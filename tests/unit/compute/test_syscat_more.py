@@ -1,0 +1,130 @@
+"""The catalogs of syscat/pg_more.py on the in-memory engine, against a PostgreSQL 15 oracle where it
+has the same data: pg_statistic, pg_shdepend, pg_ts_*, pg_timezone_abbrevs, the memory views,
+pg_stat_activity and pg_prepared_statements."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.common.config import Limits
+from services.compute.catalog import Catalog, MemoryStore
+from services.compute.sql.session import SqlSession
+
+from .memkv import MemKV
+
+VIEWS = ("pg_largeobject_metadata", "pg_parameter_acl", "pg_shdepend", "pg_statistic", "pg_ts_config",
+         "pg_ts_config_map", "pg_ts_dict", "pg_ts_parser", "pg_ts_template", "pg_backend_memory_contexts",
+         "pg_shmem_allocations", "pg_timezone_abbrevs")
+# types we do not have, served as in pg_columns: aclitem[], anyarray -> text[]; inet -> text; xid -> oid
+SUBSTITUTED = {1034: 1009, 2277: 1009, 869: 25, 28: 26, 2211: 1009}
+
+
+@pytest.fixture
+def cat():
+    c = Catalog(store=MemoryStore())
+    c.bootstrap()
+    return c
+
+
+def session(cat, user="admin"):
+    return SqlSession(catalog=cat, kv=MemKV(), user=user, database="postgres", limits=Limits())
+
+
+@pytest.fixture
+def s(cat):
+    return session(cat)
+
+
+@pytest.fixture(scope="module")
+def pg(pg_oracle):
+    import psycopg
+    with psycopg.connect(pg_oracle.dsn, autocommit=True) as conn:
+        yield conn
+
+
+def rows(s, sql):
+    return s.execute_sql(sql)[-1].rows
+
+
+@pytest.mark.parametrize("name", VIEWS)
+def test_columns_are_postgres(s, pg, name):
+    ours = [(c.name, c.type_oid) for c in s.execute_sql(f"select * from {name} limit 0")[-1].columns]
+    theirs = [(d.name, SUBSTITUTED.get(d.type_code, d.type_code))
+              for d in pg.execute(f"select * from {name} limit 0").description]
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("sql", [
+    "select oid, cfgname, cfgnamespace, cfgowner, cfgparser from pg_ts_config order by oid",
+    "select * from pg_ts_config_map order by 1, 2, 3",
+    "select oid, dictname, dictnamespace, dictowner, dicttemplate, dictinitoption from pg_ts_dict order by oid",
+    "select oid, tmplname, tmplnamespace, tmplinit::text, tmpllexize::text from pg_ts_template order by oid",
+    "select oid, prsname, prsstart::text, prstoken::text, prsend::text, prsheadline::text, prslextype::text "
+    "from pg_ts_parser",
+    "select abbrev, utc_offset::text, is_dst from pg_timezone_abbrevs order by abbrev",
+    # psql 15's \dF and \dFp (descriptions aside)
+    "SELECT n.nspname as \"Schema\", c.cfgname as \"Name\" FROM pg_catalog.pg_ts_config c "
+    "LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.cfgnamespace "
+    "WHERE pg_catalog.pg_ts_config_is_visible(c.oid) ORDER BY 1, 2",
+    "SELECT n.nspname as \"Schema\", p.prsname as \"Name\" FROM pg_catalog.pg_ts_parser p "
+    "LEFT JOIN pg_catalog.pg_namespace n ON n.oid = p.prsnamespace "
+    "WHERE pg_catalog.pg_ts_parser_is_visible(p.oid) ORDER BY 1, 2",
+])
+def test_builtin_rows_are_postgres(s, pg, sql):
+    assert rows(s, sql) == pg.execute(sql).fetchall()
+
+
+def test_text_search_configurations_include_simple_and_english(s):
+    assert {"simple", "english"} <= {n for (n,) in rows(s, "select cfgname from pg_ts_config")}
+
+
+STATS_DDL = ["create table w (id int primary key, v text, n int)",
+             "insert into w select g, 'v' || (g % 5), case when g % 4 = 0 then null else g % 7 end "
+             "from generate_series(1, 50) g",
+             "analyze w"]
+STATS_COLUMNS = ("staattnum, stainherit, stanullfrac, stawidth, stadistinct, stakind1, stakind2, stakind3, "
+                 "stakind4, stakind5, staop1, staop2, staop3, staop4, staop5, stacoll1, stacoll2, stacoll3, "
+                 "stacoll4, stacoll5")
+
+
+def test_pg_statistic_is_what_analyze_wrote_and_agrees_with_pg_stats(s, pg):
+    pg.execute("drop table if exists w")
+    for sql in STATS_DDL:
+        s.execute_sql(sql)
+        pg.execute(sql)
+    joined = ("select a.attname, st.stanullfrac, st.stawidth, st.stadistinct, ps.null_frac, ps.avg_width, "
+              "ps.n_distinct from pg_statistic st join pg_attribute a on a.attrelid = st.starelid "
+              "and a.attnum = st.staattnum join pg_stats ps on ps.tablename = 'w' and ps.attname = a.attname "
+              "where st.starelid = 'w'::regclass order by 1")
+    got = rows(s, joined)
+    assert [r[0] for r in got] == ["id", "n", "v"]
+    assert all(r[1:4] == r[4:] for r in got)
+    # slot kinds (most common values, histogram, correlation), their operators and collations: PostgreSQL's
+    q = f"select {STATS_COLUMNS} from pg_statistic where starelid = 'w'::regclass order by staattnum"
+    ours, theirs = rows(s, q), pg.execute(q).fetchall()
+    assert [r[:2] + tuple(round(v, 4) for v in r[2:5]) + r[5:] for r in ours] == \
+        [r[:2] + tuple(round(v, 4) for v in r[2:5]) + r[5:] for r in theirs]
+    mcv = "select stavalues1::text from pg_statistic where starelid = 'w'::regclass and staattnum = 2"
+    assert sorted(rows(s, mcv)[0][0].strip("{}").split(",")) == ["v0", "v1", "v2", "v3", "v4"]
+
+
+def test_pg_shdepend_records_owners_and_grantees_but_not_admin(s):
+    for sql in ("create role owner1", "create role reader", "grant owner1 to admin", "create schema sd",
+                "grant create, usage on schema sd to owner1", "create table sd.t (a int primary key)",
+                "alter table sd.t owner to owner1", "grant select on sd.t to reader",
+                "create table sd.mine (a int primary key)", "grant select on sd.mine to public"):
+        s.execute_sql(sql)
+    got = rows(s, "select d.dbid, d.classid, coalesce(c.relname, n.nspname), d.objsubid, d.refclassid, r.rolname, "
+                  "d.deptype from pg_shdepend d join pg_roles r on r.oid = d.refobjid "
+                  "left join pg_class c on d.classid = 1259 and c.oid = d.objid "
+                  "left join pg_namespace n on d.classid = 2615 and n.oid = d.objid order by 3, 6")
+    assert got == [(5, 2615, "sd", 0, 1260, "owner1", "a"),
+                   (5, 1259, "t", 0, 1260, "owner1", "o"), (5, 1259, "t", 0, 1260, "reader", "a")]
+
+
+def test_memory_views_show_the_process_resident_memory(s):
+    (top,) = [r for r in rows(s, "select * from pg_backend_memory_contexts") if r[3] == 0]
+    assert top[0] == "TopMemoryContext" and top[4] > 1 << 20 and top[4] == top[8]
+    ((name, off, size, allocated),) = rows(s, "select * from pg_shmem_allocations")
+    assert name == "<anonymous>" and off is None and size == allocated > 1 << 20
+    assert rows(s, "select count(*) from pg_largeobject_metadata, pg_parameter_acl") == [(0,)]
