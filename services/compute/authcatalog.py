@@ -26,7 +26,8 @@ import threading
 
 from services.common import errors
 from services.common.rolecatalog import (ADMIN, AUTH_PREFIX, GRANTS_PREFIX, IAM_PREFIX, PUBLIC, ROLES_PREFIX,
-                                         IamMapping, Role, admin_role, grants_key, iam_key, role_key)
+                                         IamMapping, Membership, Role, admin_role, grants_key, iam_key,
+                                         role_key)
 
 from .catalog import _Retry
 
@@ -186,6 +187,18 @@ class AuthCatalog:
                 grantable |= g.grantable
         return Grant(privs, grantable, "")
 
+    def acl(self, kind: str, oid: int, owner: str, default: bool = False) -> list[tuple[str, Grant]] | None:
+        """An object's ACL as (grantee, grant) in PostgreSQL's order (a default entry for PUBLIC,
+        the owner's, then the grants as they were made); while the default applies, None (or it)."""
+        entries = [(g, doc[(kind, oid)]) for g in self.grantees() if (kind, oid) in (doc := self.grants(g))]
+        if not entries and not default:
+            return None
+        if not any(g == PUBLIC for g, _ in entries):
+            entries.append((PUBLIC, dataclasses.replace(self.public_grant(kind, oid), grantor=owner)))
+        entries.append((owner, Grant(set(PRIVILEGES[kind]), set(), owner, at=1)))
+        return [(g, e) for g, e in sorted(entries, key=lambda x: x[1].at)
+                if e.privs and not (g == owner and e.grantor == owner and e.at != 1)]
+
     def object_privileges(self, user: str, kind: str, oid: int, owner: str, with_grant: bool = False) -> set[str]:
         """What `user` holds on a table, sequence, function or domain (the owner has everything)."""
         if self.has_privs_of_role(user, owner):
@@ -247,6 +260,56 @@ class AuthCatalog:
         deletes = [grants_key(g) for g, d in changed.items() if not d]
         self._change(cmps, puts, deletes)
 
+    def rename_role(self, old: Role, new_name: str, max_ops: int) -> None:
+        """ALTER ROLE RENAME in one etcd transaction: roles, grants and IAM trusts are stored by
+        name, so every memberships, grant (as grantee and as grantor), IAM mapping and owner of a
+        schema, table, sequence, domain or function naming the role is rewritten with it."""
+        cat = self.catalog
+        ren = lambda n: new_name if n == old.name else n                      # noqa: E731
+        cmps, puts, deletes = {role_key(new_name): 0, grants_key(new_name): 0}, {}, []
+        for r in [old] + [r for r in self._roles.values() if r.name != old.name]:
+            ms = [Membership(ren(m.role), m.admin_option, ren(m.grantor)) for m in r.memberships]
+            if r is old or ms != r.memberships:
+                cmps[role_key(r.name)] = r.revision
+                puts[role_key(ren(r.name))] = dataclasses.replace(r, name=ren(r.name), memberships=ms).to_json().encode()
+        deletes.append(role_key(old.name))
+        for grantee in self.grantees():
+            doc = {k: dataclasses.replace(g, grantor=ren(g.grantor)) for k, g in self.grants(grantee).items()}
+            if grantee == old.name or doc != self.grants(grantee):
+                cmps[grants_key(grantee)] = self.grants_revision(grantee)
+                puts[grants_key(ren(grantee))] = _encode_grants(doc)
+        if old.name in self._grants:
+            deletes.append(grants_key(old.name))
+        for key, value, rev in self.store.get_prefix(IAM_PREFIX):
+            m = IamMapping.from_json(value)
+            if old.name in (m.role, m.grantor):
+                cmps[key] = rev
+                deletes.append(key)
+                m = dataclasses.replace(m, role=ren(m.role), grantor=ren(m.grantor))
+                puts[iam_key(m.role, m.arn)] = m.to_json().encode()
+        for sch in cat.schemas():
+            if sch.owner == old.name:
+                key = cat._skey(sch.name)
+                cmps[key] = self.store.get(key)[1]
+                puts[key] = json.dumps({**dataclasses.asdict(sch), "owner": new_name}).encode()
+        for t in cat.tables():
+            if t.owner == old.name:
+                cmps[cat._tkey(t.schema, t.name)] = t.revision
+                puts[cat._tkey(t.schema, t.name)] = dataclasses.replace(t, owner=new_name).to_json().encode()
+        for kind in ("sequence", "domain", "function"):
+            for d in cat.objects(kind):
+                if d.get("owner") == old.name:
+                    key = cat._okey(kind, d["schema"], d["key"])
+                    cmps[key] = d.get("revision", 0)
+                    stored = {k: v for k, v in d.items() if k != "revision"}
+                    puts[key] = json.dumps({**stored, "owner": new_name}, sort_keys=True).encode()
+        deletes = [k for k in deletes if k not in puts]
+        if len(puts) + len(deletes) > max_ops:
+            raise errors.PgError(f'role "{old.name}" has too many dependent objects to be renamed in one transaction',
+                                 sqlstate="54000", detail=f"{len(puts) + len(deletes)} catalog entries would change;"
+                                 f" the limit is {max_ops}.")
+        self._change(cmps, puts, deletes)
+
     def add_iam(self, role: str, arn: str, grantor: str) -> bool:
         key = iam_key(role, arn)
         if self.store.get(key) is not None:
@@ -276,3 +339,15 @@ def _decode_grants(value: bytes) -> dict[tuple[str, int], Grant]:
         kind, _, oid = k.partition(":")
         out[(kind, int(oid))] = Grant(set(g["privs"]), set(g["grantable"]), g["grantor"], g.get("at", 0))
     return out
+
+
+_ACL_LETTERS = (("INSERT", "a"), ("SELECT", "r"), ("UPDATE", "w"), ("DELETE", "d"), ("TRUNCATE", "D"),
+                ("REFERENCES", "x"), ("TRIGGER", "t"), ("EXECUTE", "X"), ("USAGE", "U"), ("CREATE", "C"))
+
+
+def aclitem_text(grantee: str, g: Grant) -> str:
+    """An aclitem as PostgreSQL prints it: `grantee=rw*/grantor`, PUBLIC as an empty name."""
+    def name(n):
+        return "" if n == PUBLIC else n if n.replace("_", "").isalnum() else '"' + n.replace('"', '""') + '"'
+    privs = "".join(c + ("*" if p in g.grantable else "") for p, c in _ACL_LETTERS if p in g.privs)
+    return f"{name(grantee)}={privs}/{name(g.grantor)}"

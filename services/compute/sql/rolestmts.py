@@ -142,6 +142,31 @@ def alter_role(catalog, st: Statement, session) -> DdlAction:
     return DdlAction("ALTER ROLE", apply)
 
 
+def rename_role(catalog, st: Statement, session) -> DdlAction:
+    """ALTER ROLE r RENAME TO r2, with PostgreSQL 15's checks."""
+    n = st.node
+    auth = auth_of(catalog)
+
+    def apply(txn):
+        role = auth.get_role(n.subname)
+        if role is None:
+            raise _missing_role(n.subname)
+        if n.subname == getattr(session, "user", None):
+            raise errors.FeatureNotSupported("session user cannot be renamed")
+        if n.subname == current_user(session):
+            raise errors.FeatureNotSupported("current user cannot be renamed")
+        if auth.get_role(n.newname) is not None:
+            raise PgError(f'role "{n.newname}" already exists', sqlstate="42710")
+        _check_role_name(n.newname)
+        _require_createrole(auth, session, "permission denied to rename role")
+        if n.subname == ADMIN:
+            raise PgError("permission denied to rename role", sqlstate="42501",
+                          detail="The admin role cannot be modified.")
+        auth.rename_role(role, n.newname, session.limits.role_rename_max_entries)
+        return "ALTER ROLE", [], None
+    return DdlAction("ALTER ROLE", apply)
+
+
 def _dependencies(catalog, auth, name: str) -> list[str]:
     """What stops a role from being dropped, in PostgreSQL's DETAIL wording."""
     out = []
@@ -390,7 +415,8 @@ def grant(catalog, st: Statement, session) -> DdlAction:
 
 def _grants_copy(auth, grantee: str) -> dict:
     """A grantee's grant document to change (the cached one stays as it is)."""
-    return {k: Grant(set(v.privs), set(v.grantable), v.grantor) for k, v in auth.grants(grantee).items()}
+    return {k: dataclasses.replace(v, privs=set(v.privs), grantable=set(v.grantable))
+            for k, v in auth.grants(grantee).items()}
 
 
 def _revoke_dependents(auth, docs, key, grantor: str, lost: set[str], cascade: bool) -> None:

@@ -489,3 +489,66 @@ def test_grant_errors_on_sequences_functions_domains(cat, kv, admin, app, objs):
     expect(admin, "grant execute on function myschema.inc to example", "42725", 'function name "myschema.inc" is not unique')
     expect(admin, "grant execute on function myschema.nofunc to example", "42883",
            'could not find a function named "myschema.nofunc"')
+
+
+def test_acls_as_postgres_prints_them(cat, kv, admin, app, objs):
+    """relacl/proacl/typacl and information_schema, as PostgreSQL 15 showed them for the same statements."""
+    def acl(sql):
+        return run(admin, sql).rows
+    assert acl("select relacl from pg_class where relname = 'q'") == [(None,)]
+    run(admin, "grant usage, select on all sequences in schema myschema to example")
+    run(admin, "revoke execute on function myschema.inc(int) from public")
+    run(admin, "grant execute on function myschema.inc to example with grant option")
+    run(admin, "revoke usage on domain myschema.pos from public")
+    run(admin, "grant usage on type myschema.pos to example")
+    run(admin, "grant select on myschema.t to public")
+    assert acl("select relname, relacl from pg_class where relnamespace = 'myschema'::regnamespace "
+               "and relname in ('q', 't', 'ident_id_seq') order by 1") == [
+        ("ident_id_seq", ["admin=rwU/admin", "example=rU/admin"]), ("q", ["admin=rwU/admin", "example=rU/admin"]),
+        ("t", ["admin=arwdDxt/admin", "=r/admin"])]
+    assert acl("select proacl from pg_proc where proname = 'inc'") == [(["admin=X/admin", "example=X*/admin"],)]
+    assert acl("select typacl from pg_type where typname = 'pos'") == [(["admin=U/admin", "example=U/admin"],)]
+    run(admin, "revoke all on sequence myschema.q from example")
+    assert acl("select relacl from pg_class where relname = 'q'") == [(["admin=rwU/admin"],)]
+    assert run(app, "select grantor, grantee, object_name, object_type, is_grantable "
+                    "from information_schema.role_usage_grants order by 3").rows == [
+        ("admin", "example", "ident_id_seq", "SEQUENCE", "NO"), ("admin", "example", "pos", "DOMAIN", "NO")]
+    assert run(app, "select grantee, routine_name, is_grantable from information_schema.routine_privileges "
+                    "order by 1").rows == [("example", "inc", "YES")]
+
+
+def test_alter_role_rename_carries_grants_memberships_owners_and_iam(cat, kv, admin, app, objs):
+    from services.relay.admission import Admission
+    run(admin, "grant usage, create on schema myschema to example")
+    run(admin, "grant select on myschema.t to example with grant option")
+    run(admin, "create role other")
+    run(app, "grant select on myschema.t to other")
+    run(app, "create sequence myschema.mine cache 1")
+    run(admin, "create role grp")
+    run(admin, "grant grp to example")
+    run(admin, f"AWS IAM GRANT example TO '{ARN}'")
+    expect(app, "alter role other rename to x", "42501", "permission denied to rename role")
+    expect(app, "alter role example rename to x", "0A000", "session user cannot be renamed")
+    expect(admin, "alter role admin rename to x", "0A000", "session user cannot be renamed")
+    expect(admin, "alter role nosuch rename to x", "42704", 'role "nosuch" does not exist')
+    expect(admin, "alter role example rename to other", "42710", 'role "other" already exists')
+    expect(admin, "alter role example rename to pg_x", "42939", 'role name "pg_x" is reserved')
+    assert run(admin, "alter role example rename to app2").tag == "ALTER ROLE"
+    renamed = session(cat, kv, "app2")
+    assert run(renamed, "select v from myschema.t where id = 1").rows == [("a",)]
+    assert run(admin, "select relacl from pg_class where relname = 't'").rows == [
+        (["admin=arwdDxt/admin", "app2=r*/admin", "other=r/app2"],)]
+    assert run(admin, "select sequenceowner from pg_sequences where sequencename = 'mine'").rows == [("app2",)]
+    assert run(admin, "select pg_has_role('app2', 'grp', 'member')").rows == [(True,)]
+    assert run(admin, "select pg_role_name from sys.iam_pg_role_mappings").rows == [("app2",)]
+    auth = auth_of(cat)
+    assert auth.get_role("example") is None and auth.grants("example") == {}
+    # the relay admits the principal as the new name only (tokens are not bound to a role name)
+    import asyncio
+    store = cat.store
+    admission = Admission(lambda key: (store.get(key) or (None,))[0])
+    asyncio.run(admission.check("app2", ARN))
+    with pytest.raises(PgError, match='role "example" does not exist'):
+        asyncio.run(admission.check("example", ARN))
+    run(admin, "alter role app2 rename to example")
+    assert run(app, "select v from myschema.t where id = 1").rows == [("a",)]

@@ -48,6 +48,7 @@ def _pg_class(catalog, session):
              "relforcerowsecurity": False, "relispopulated": True, "relispartition": False, "relrewrite": 0,
              "relfrozenxid": 0, "relminmxid": 0}
         if r.kind == "r":
+            d["relacl"] = O.acl(catalog, "table", r.oid, t.owner)
             st = table_stats(catalog, t)
             d.update(relam=O.HEAP_AM, relpages=_relpages(st), reltuples=float(st["rows"]) if st else -1.0,
                      relhasindex=t.pk_name is not None or bool(t.indexes),
@@ -65,7 +66,8 @@ def _pg_class(catalog, session):
                     "relhasindex": False, "relisshared": False, "relpersistence": "p", "relnatts": 3,
                     "relchecks": 0, "relhasrules": False, "relhastriggers": False, "relhassubclass": False,
                     "relrowsecurity": False, "relforcerowsecurity": False, "relispopulated": True,
-                    "relreplident": "n", "relispartition": False, "relrewrite": 0, "relfrozenxid": 0, "relminmxid": 0})
+                    "relreplident": "n", "relispartition": False, "relrewrite": 0, "relfrozenxid": 0, "relminmxid": 0,
+                    "relacl": O.acl(catalog, "sequence", s.get("id"), s.get("owner", "admin"))})
     return _rows("pg_class", out)
 
 

@@ -104,7 +104,8 @@ def _pg_shdepend(catalog, session):
         owners[objid] = owner
         if owner != ADMIN:
             out.append((O.DATABASE_OID, classid, objid, 0, PG_AUTHID, O.role_oid(catalog, owner), "o"))
-    classes = {"table": PG_CLASS, "schema": PG_NAMESPACE}
+    classes = {"table": PG_CLASS, "schema": PG_NAMESPACE, "sequence": PG_CLASS, "function": PG_PROC,
+               "domain": PG_TYPE}
     seen = set()
     auth = auth_of(catalog)
     for grantee in auth.grantees():
