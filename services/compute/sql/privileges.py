@@ -176,6 +176,29 @@ def _objects_named(catalog, session, kind: str, parts: list[str]) -> list[dict]:
     return [d for d in catalog.objects(kind) if d["name"] == parts[-1] and d["schema"] in schemas]
 
 
+def _type_names(kind: str, n) -> list:
+    """The TypeNames a CREATE TABLE / ADD COLUMN / CREATE FUNCTION / CREATE DOMAIN uses."""
+    if kind == "CreateStmt":
+        return [e.typeName for e in n.tableElts or () if isinstance(e, ast.ColumnDef) and e.typeName]
+    if kind == "AlterTableStmt":
+        return [c.def_.typeName for c in n.cmds or () if isinstance(getattr(c, "def_", None), ast.ColumnDef)]
+    if kind == "CreateFunctionStmt":
+        return [p.argType for p in n.parameters or ()] + ([n.returnType] if n.returnType else [])
+    return [n.typeName] if kind == "CreateDomainStmt" else []
+
+
+def _check_domains_used(auth, user, catalog, session, kind: str, n) -> None:
+    """USAGE on each domain a column, parameter or domain is declared with (PostgreSQL's
+    `permission denied for type s.d`, the name qualified unless its schema is on the search path)."""
+    from .objects import find_object
+    for tn in _type_names(kind, n):
+        doc = find_object(catalog, session, "domain", [x.sval for x in tn.names])
+        if doc is not None and "USAGE" not in auth.object_privileges(user, "domain", doc["id"],
+                                                                     doc.get("owner", ADMIN)):
+            shown = doc["name"] if doc["schema"] in search_path(session) else f"{doc['schema']}.{doc['name']}"
+            raise denied("type", shown)
+
+
 def check_ddl(catalog, st, session) -> None:
     """Raise 42501 if the current user may not run this DDL statement. Objects that do not
     exist are left to the statement itself to report."""
@@ -242,6 +265,8 @@ def check_ddl(catalog, st, session) -> None:
         if catalog.get_table(schema, name) is not None:
             _owned_table(auth, user, catalog, schema, name)
             _require_create(auth, user, catalog, n.newschema)
+    if kind in ("CreateStmt", "AlterTableStmt", "CreateFunctionStmt", "CreateDomainStmt"):
+        _check_domains_used(auth, user, catalog, session, kind, n)
 
 
 def role_name(spec, session) -> str:

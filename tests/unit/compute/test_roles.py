@@ -552,3 +552,15 @@ def test_alter_role_rename_carries_grants_memberships_owners_and_iam(cat, kv, ad
         asyncio.run(admission.check("example", ARN))
     run(admin, "alter role app2 rename to example")
     assert run(app, "select v from myschema.t where id = 1").rows == [("a",)]
+
+
+def test_declaring_with_a_domain_needs_usage_on_it(admin, app, objs):
+    run(admin, "grant create on schema myschema to example")
+    assert run(app, "create table myschema.mine (a myschema.pos)").tag == "CREATE TABLE"     # PUBLIC's USAGE
+    run(admin, "revoke usage on domain myschema.pos from public")
+    for sql in ("create table myschema.mine2 (a myschema.pos)", "alter table myschema.mine add column b myschema.pos",
+                "create function myschema.k(a myschema.pos) returns int language sql as 'select 1'",
+                "create domain myschema.pos2 as myschema.pos"):
+        expect(app, sql, "42501", "permission denied for type myschema.pos")
+    run(admin, "grant usage on domain myschema.pos to example")
+    assert run(app, "alter table myschema.mine add column b myschema.pos").tag == "ALTER TABLE"
