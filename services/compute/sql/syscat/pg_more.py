@@ -209,3 +209,45 @@ def _pg_shmem_allocations(catalog, session):
     and none of it is a named segment, so it shows as one anonymous allocation."""
     rss = _rss_bytes()
     return [("<anonymous>", None, rss, rss)]
+
+
+# ------------------------------------------------------------------ sessions
+
+@view("pg_catalog", "pg_stat_activity")
+def _pg_stat_activity(catalog, session):
+    """The sessions of this compute node (those sharing its catalog). As in PostgreSQL, a session of
+    a role whose privileges the current user does not have shows who, not what."""
+    from services.compute.authcatalog import auth_of
+
+    from .. import activity
+    from ..bind import current_user
+    from .pg_catalog import _rows
+    auth, me = auth_of(catalog), current_user(session)
+    node = getattr(session, "shared_catalog", catalog)
+    out = []
+    for s in activity.sessions():
+        if getattr(s, "shared_catalog", None) is not node:
+            continue
+        row = {"datid": O.DATABASE_OID, "datname": s.database, "pid": int(getattr(s, "backend_pid", 0) or os.getpid()),
+               "usesysid": O.role_oid(catalog, s.user), "usename": s.user,
+               "application_name": s.settings.get("application_name", ""), "query": "<insufficient privilege>"}
+        if auth.has_privs_of_role(me, s.user):
+            a = s.activity
+            state, xact_start = activity.state(s)
+            row.update(client_addr=getattr(s, "client_addr", None), client_port=getattr(s, "client_port", None),
+                       backend_start=a.backend_start, xact_start=xact_start, query_start=a.query_start,
+                       state_change=a.state_change, state=state, query=a.query, backend_type="client backend")
+        out.append(row)
+    return _rows("pg_stat_activity", out)
+
+
+@view("pg_catalog", "pg_prepared_statements",
+      "name:text,statement:text,prepare_time:timestamptz,parameter_types:text[],from_sql:boolean,"
+      "generic_plans:bigint,custom_plans:bigint")
+def _pg_prepared_statements(catalog, session):
+    """The current session's named statements, SQL PREPARE and protocol-level alike (the unnamed
+    statement is not listed, as in PostgreSQL)."""
+    from ..types import REGTYPE, encode_text
+    return [(name, e.sql, e.prepare_time, [encode_text(REGTYPE, RegOid(o)) for o in e.param_oids], e.from_sql,
+             e.generic_plans, 0)
+            for name, e in list(getattr(session, "prepared_statements", {}).items()) if name]
