@@ -45,6 +45,7 @@ class Role:
     connlimit: int = -1
     valid_until: str | None = None
     memberships: list[Membership] = dataclasses.field(default_factory=list)
+    comment: str | None = None    # COMMENT ON ROLE (pg_shdescription)
     revision: int = 0             # etcd mod revision (not stored)
 
     superuser = False             # no role is, not even admin (as in DSQL)

@@ -46,6 +46,7 @@ class Column:
     identity: str | None = None      # 'a' GENERATED ALWAYS / 'd' BY DEFAULT AS IDENTITY
     sequence: str | None = None      # "schema.name" of the identity column's sequence
     domain: str | None = None        # "schema.name" when declared with a domain (type_oid is its base)
+    comment: str | None = None       # COMMENT ON COLUMN (sql/comments.py)
 
 
 INDEX_VALID = "valid"                # maintained by writes, used by reads
@@ -65,6 +66,8 @@ class Index:
     job_id: str | None = None        # the CREATE INDEX ASYNC job that builds it
     nulls_first: list[bool] | None = None   # per key column; None: NULLS LAST everywhere
     nulls_not_distinct: bool = False
+    comment: str | None = None             # COMMENT ON INDEX
+    constraint_comment: str | None = None  # COMMENT ON CONSTRAINT of a UNIQUE constraint
 
     @property
     def valid(self) -> bool:
@@ -92,6 +95,9 @@ class Table:
     next_column_id: int = 1
     owner: str = "admin"
     checks: list[dict] = dataclasses.field(default_factory=list)   # sql/constraints.py: name, expr, domain
+    comment: str | None = None       # COMMENT ON TABLE; the comments of its parts live on them (sql/comments.py)
+    pk_comment: str | None = None    # COMMENT ON CONSTRAINT <pk_name>
+    pk_index_comment: str | None = None   # COMMENT ON INDEX <pk_name>
     revision: int = 0                # etcd mod revision the cache saw (not stored)
 
     def column(self, name: str) -> Column | None:
@@ -138,6 +144,7 @@ class Schema:
     id: int
     name: str
     owner: str = "admin"
+    comment: str | None = None
 
 
 # ------------------------------------------------------------------ stores
@@ -490,6 +497,17 @@ class Catalog:
                                  sqlstate="2BP01")
         self._commit({self._skey(name): cur[1]}, {}, [self._skey(name)])
         return True
+
+    def replace_schema(self, schema: Schema) -> None:
+        """Store a changed schema document (COMMENT ON SCHEMA)."""
+        key = self._skey(schema.name)
+        cur = self.store.get(key)
+        if cur is None:
+            raise errors.InvalidSchemaName(f'schema "{schema.name}" does not exist')
+        try:
+            self._commit({key: cur[1]}, {key: json.dumps(dataclasses.asdict(schema)).encode()})
+        except _Retry:
+            raise errors.schema_conflict() from None
 
     # ---- tables
     def get_table(self, schema: str, name: str) -> Table | None:

@@ -690,5 +690,7 @@ def prepare_ddl(catalog, st: Statement, session) -> DdlAction:
 
 from .privileges import check_ddl  # noqa: E402  (both import each other's module)
 from .rolestmts import HANDLERS as _ROLE_HANDLERS  # noqa: E402
+from .comments import comment_on  # noqa: E402
 
 HANDLERS.update(_ROLE_HANDLERS)
+HANDLERS["CommentStmt"] = comment_on

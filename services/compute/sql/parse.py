@@ -54,7 +54,8 @@ class Statement:
 
 ROLE_KINDS = {"CreateRoleStmt", "AlterRoleStmt", "DropRoleStmt", "GrantStmt", "GrantRoleStmt", "AwsIamStmt"}
 DDL_KINDS = {"CreateSchemaStmt", "CreateStmt", "IndexStmt", "DropStmt", "AlterTableStmt",
-             "RenameStmt", "AlterObjectSchemaStmt", "CreateSeqStmt", "CreateDomainStmt", "CreateFunctionStmt"} | ROLE_KINDS
+             "RenameStmt", "AlterObjectSchemaStmt", "CreateSeqStmt", "CreateDomainStmt", "CreateFunctionStmt",
+             "CommentStmt"} | ROLE_KINDS
 DML_KINDS = {"SelectStmt", "InsertStmt", "UpdateStmt", "DeleteStmt"}
 SUPPORTED = DDL_KINDS | DML_KINDS | {"TransactionStmt", "VariableSetStmt", "VariableShowStmt",
                                       "ExplainStmt", "DeallocateStmt", "DiscardStmt", "CopyStmt", "VacuumStmt",
@@ -70,6 +71,11 @@ _UNSUPPORTED_NAMES = {
     "AlterSystemStmt": "ALTER SYSTEM", "CreateTableAsStmt": "CREATE TABLE AS",
     "CompositeTypeStmt": "CREATE TYPE", "CreateEnumStmt": "CREATE TYPE",
 }
+
+# COMMENT ON these (sql/comments.py); the other kinds name objects DSQL does not have
+_COMMENT_KINDS = {"OBJECT_TABLE", "OBJECT_INDEX", "OBJECT_SEQUENCE", "OBJECT_COLUMN", "OBJECT_SCHEMA",
+                  "OBJECT_FUNCTION", "OBJECT_TABCONSTRAINT", "OBJECT_DOMAIN", "OBJECT_DOMCONSTRAINT",
+                  "OBJECT_ROLE", "OBJECT_TYPE"}
 
 
 def syntax_error(message: str, position: int | None) -> errors.PgError:
@@ -131,6 +137,8 @@ def validate(st: Statement) -> None:
         if lang is not None and lang.lower() != "sql":
             raise errors.FeatureNotSupported(f'unsupported language "{lang}"',
                                              hint="Aurora DSQL supports functions in LANGUAGE SQL only.")
+    if kind == "CommentStmt" and node.objtype.name not in _COMMENT_KINDS:
+        raise errors.FeatureNotSupported(f"COMMENT ON {node.objtype.name[7:].replace('_', ' ')} not supported")
     if kind in _UNSUPPORTED_NAMES:
         raise errors.FeatureNotSupported(f"{_UNSUPPORTED_NAMES[kind]} not supported" if kind != "CreatedbStmt"
                                          else "unsupported statement")

@@ -325,10 +325,27 @@ _pure("pg_get_triggerdef", (OID,), TEXT, lambda oid: None)
 _pure("pg_get_partkeydef", (OID,), TEXT, lambda oid: None)
 _pure("pg_encoding_to_char", (INT4,), NAME, lambda enc: "UTF8" if enc == 6 else "SQL_ASCII" if enc == 0 else "")
 _pure("pg_char_to_encoding", (NAME,), INT4, lambda name: 6 if name.upper().replace("-", "") == "UTF8" else -1)
-_pure("obj_description", (OID,), TEXT, lambda oid: None, strict=False)
-_pure("obj_description", (OID, NAME), TEXT, lambda oid, cat: None, strict=False)
-_pure("col_description", (OID, INT4), TEXT, lambda oid, n: None, strict=False)
-_pure("shobj_description", (OID, NAME), TEXT, lambda oid, cat: None, strict=False)
+
+
+def _description(session, oid, catalog_name=None, subid=0):
+    """PostgreSQL's obj_description / col_description: a pg_description lookup (the one-argument
+    form matches any catalog)."""
+    from .pg_catalog import descriptions
+    classoid = None if catalog_name is None else SYSTEM_RELATION_OIDS.get(catalog_name, -1)
+    return next((d for o, c, sub, d in descriptions(session.catalog)
+                 if o == int(oid) and sub == subid and classoid in (None, c)), None)
+
+
+def _shared_description(session, oid, catalog_name):
+    from .pg_catalog import shared_descriptions
+    classoid = SYSTEM_RELATION_OIDS.get(catalog_name, -1)
+    return next((d for o, c, d in shared_descriptions(session.catalog) if o == int(oid) and c == classoid), None)
+
+
+_register("obj_description", (OID,), TEXT, _description)
+_register("obj_description", (OID, NAME), TEXT, _description)
+_register("col_description", (OID, INT4), TEXT, lambda s, oid, n: _description(s, oid, "pg_class", n))
+_register("shobj_description", (OID, NAME), TEXT, _shared_description)
 
 
 def _function(session, oid):

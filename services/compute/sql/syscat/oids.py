@@ -141,6 +141,7 @@ class Role:
     createrole: bool = False
     createdb: bool = False
     member_of: tuple = ()         # role names
+    comment: str | None = None    # COMMENT ON ROLE
 
 
 def roles(catalog) -> list[Role]:
@@ -156,7 +157,7 @@ def roles(catalog) -> list[Role]:
                 out.append(Role(int(r.oid), r.name, bool(getattr(r, "superuser", False)),
                                 bool(getattr(r, "login", True)), bool(getattr(r, "createrole", r.name == "admin")),
                                 bool(getattr(r, "createdb", r.name == "admin")),
-                                tuple(getattr(r, "member_of", ()) or ())))
+                                tuple(getattr(r, "member_of", ()) or ()), getattr(r, "comment", None)))
             if out:
                 return out
         except Exception:  # noqa: BLE001 - a role catalog that is not ready shows just admin

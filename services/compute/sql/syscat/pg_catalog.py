@@ -257,9 +257,43 @@ def _pg_proc(catalog, session):
     return [f.row() for f in typedata.functions(catalog)]
 
 
+PG_CLASS, PG_NAMESPACE, PG_PROC, PG_TYPE, PG_CONSTRAINT, PG_AUTHID = 1259, 2615, 1255, 1247, 2606, 1260
+
+
+def descriptions(catalog) -> list[tuple[int, int, int, str]]:
+    """(objoid, classoid, objsubid, description) of every COMMENT ON (sql/comments.py)."""
+    out = []
+    for t in O.tables(catalog):
+        out.append((t.id, PG_CLASS, 0, t.comment))
+        out += [(t.id, PG_CLASS, n, c.comment) for n, c in O.attnums(t)]
+        if t.pk_name is not None:
+            pk = O.pk_index_oid(t)
+            out += [(pk, PG_CLASS, 0, t.pk_index_comment), (pk, PG_CONSTRAINT, 0, t.pk_comment)]
+        for ix in t.indexes:
+            out += [(ix.id, PG_CLASS, 0, ix.comment), (ix.id, PG_CONSTRAINT, 0, ix.constraint_comment)]
+        out += [(O.check_oid(t, n), PG_CONSTRAINT, 0, ck.get("comment"))
+                for n, ck in enumerate(t.checks, start=1) if not ck.get("domain")]
+    out += [(s.id, PG_NAMESPACE, 0, s.comment) for s in catalog.schemas()]
+    for kind, classoid in (("sequence", PG_CLASS), ("function", PG_PROC), ("domain", PG_TYPE)):
+        out += [(d["id"], classoid, 0, d.get("comment")) for d in _objects(catalog, kind)]
+    for d in typedata.domains(catalog):
+        out += [(O.check_oid(d, n), PG_CONSTRAINT, 0, ck.get("comment")) for n, ck in enumerate(d.checks, start=1)]
+    return [row for row in out if row[3] is not None]
+
+
+def shared_descriptions(catalog) -> list[tuple[int, int, str]]:
+    """(objoid, classoid, description) of COMMENT ON ROLE."""
+    return [(r.oid, PG_AUTHID, r.comment) for r in O.roles(catalog) if r.comment is not None]
+
+
 @view("pg_catalog", "pg_description")
 def _pg_description(catalog, session):
-    return ()      # COMMENT ON is not supported: no descriptions
+    return descriptions(catalog)
+
+
+@view("pg_catalog", "pg_shdescription")
+def _pg_shdescription(catalog, session):
+    return shared_descriptions(catalog)
 
 
 @view("pg_catalog", "pg_depend")
@@ -324,7 +358,7 @@ def _pg_shadow(catalog, session):
 empty("pg_catalog", "pg_inherits", "pg_policy", "pg_trigger", "pg_statistic_ext", "pg_publication",
       "pg_publication_namespace", "pg_publication_rel", "pg_rewrite", "pg_enum", "pg_range", "pg_extension",
       "pg_matviews", "pg_partitioned_table", "pg_foreign_table", "pg_event_trigger", "pg_init_privs",
-      "pg_seclabel", "pg_user_mappings", "pg_db_role_setting", "pg_default_acl", "pg_shdescription",
+      "pg_seclabel", "pg_user_mappings", "pg_db_role_setting", "pg_default_acl",
       "pg_opclass", "pg_cast", "pg_operator")
 
 
