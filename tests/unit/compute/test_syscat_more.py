@@ -65,13 +65,14 @@ def test_columns_are_postgres(s, pg, name):
     "select oid, prsname, prsstart::text, prstoken::text, prsend::text, prsheadline::text, prslextype::text "
     "from pg_ts_parser",
     "select abbrev, utc_offset::text, is_dst from pg_timezone_abbrevs order by abbrev",
-    # psql 15's \dF and \dFp (descriptions aside)
-    "SELECT n.nspname as \"Schema\", c.cfgname as \"Name\" FROM pg_catalog.pg_ts_config c "
-    "LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.cfgnamespace "
-    "WHERE pg_catalog.pg_ts_config_is_visible(c.oid) ORDER BY 1, 2",
-    "SELECT n.nspname as \"Schema\", p.prsname as \"Name\" FROM pg_catalog.pg_ts_parser p "
-    "LEFT JOIN pg_catalog.pg_namespace n ON n.oid = p.prsnamespace "
-    "WHERE pg_catalog.pg_ts_parser_is_visible(p.oid) ORDER BY 1, 2",
+    # psql 15's \dF, \dFp, \dFd, \dFt
+    *(f"SELECT n.nspname, c.{name}, pg_catalog.obj_description(c.oid, '{cat}') FROM pg_catalog.{cat} c "
+      f"LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.{ns} WHERE pg_catalog.{cat}_is_visible(c.oid) ORDER BY 1, 2"
+      for cat, name, ns in (("pg_ts_config", "cfgname", "cfgnamespace"), ("pg_ts_parser", "prsname", "prsnamespace"),
+                            ("pg_ts_dict", "dictname", "dictnamespace"),
+                            ("pg_ts_template", "tmplname", "tmplnamespace"))),
+    "select objoid, classoid, objsubid, description from pg_description where classoid in (3600, 3601, 3602, 3764) "
+    "order by 1, 2",
 ])
 def test_builtin_rows_are_postgres(s, pg, sql):
     assert rows(s, sql) == pg.execute(sql).fetchall()

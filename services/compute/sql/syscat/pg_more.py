@@ -157,6 +157,14 @@ def _pg_ts_config_map(catalog, session):
     return [tuple(int(v) for v in r) for r in _table(D.TS_CONFIG_MAP)]
 
 
+# pg_description rows of the built-in text search objects, as a fresh PostgreSQL 15 has them
+_TS_CATALOGS = {"pg_ts_dict": 3600, "pg_ts_parser": 3601, "pg_ts_config": 3602, "pg_ts_template": 3764}
+BUILTIN_DESCRIPTIONS = [(int(r[0]), _TS_CATALOGS[name], 0, r[-1])
+                        for name, data in (("pg_ts_dict", D.TS_DICT), ("pg_ts_parser", D.TS_PARSER),
+                                           ("pg_ts_config", D.TS_CONFIG), ("pg_ts_template", D.TS_TEMPLATE))
+                        for r in _table(data) if r[-1] != "None"]
+
+
 def _ts_visible(data: str):
     """pg_ts_*_is_visible(oid): the built-in objects live in pg_catalog, always on the path."""
     oids = {int(r[0]) for r in _table(data)}
@@ -165,7 +173,8 @@ def _ts_visible(data: str):
 
 def _register_functions() -> None:
     from .. import types as T
-    from .functions import _pure
+    from .functions import SYSTEM_RELATION_OIDS, _pure
+    SYSTEM_RELATION_OIDS.update(_TS_CATALOGS)       # obj_description(oid, 'pg_ts_config')
     for name, data in (("parser", D.TS_PARSER), ("template", D.TS_TEMPLATE), ("dict", D.TS_DICT),
                        ("config", D.TS_CONFIG)):
         _pure(f"pg_ts_{name}_is_visible", (T.OID,), T.BOOL, _ts_visible(data))
