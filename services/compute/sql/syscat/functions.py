@@ -365,6 +365,8 @@ _register("pg_get_function_arguments", (OID,), TEXT, _function_args)
 _register("pg_get_function_identity_arguments", (OID,), TEXT, _function_args)
 _register("pg_get_function_result", (OID,), TEXT,
           lambda s, oid: (lambda f: f and typedata.format_type(f.return_type, -1, s.catalog))(_function(s, oid)))
+# the body of a BEGIN ATOMIC / RETURN function; ours are all kept as prosrc text (psql's \\df+ falls back to it)
+_pure("pg_get_function_sqlbody", (OID,), TEXT, lambda oid: None)
 _register("pg_get_functiondef", (OID,), TEXT,
           lambda s, oid: (lambda f: f and (
               f"CREATE OR REPLACE FUNCTION {f.schema}.{f.name}({_function_args(s, oid)})\n RETURNS "
