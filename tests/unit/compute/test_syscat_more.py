@@ -113,6 +113,7 @@ def test_pg_statistic_is_what_analyze_wrote_and_agrees_with_pg_stats(s, pg):
 
 
 def test_pg_shdepend_records_owners_and_grantees_but_not_admin(s):
+    """The rows PostgreSQL 15 records for the same statements run by its bootstrap superuser."""
     for sql in ("create role owner1", "create role reader", "grant owner1 to admin", "create schema sd",
                 "grant create, usage on schema sd to owner1", "create table sd.t (a int primary key)",
                 "alter table sd.t owner to owner1", "grant select on sd.t to reader",
