@@ -280,7 +280,8 @@ def descriptions(catalog) -> list[tuple[int, int, int, str]]:
         out += [(d["id"], classoid, 0, d.get("comment")) for d in _objects(catalog, kind)]
     for d in typedata.domains(catalog):
         out += [(O.check_oid(d, n), PG_CONSTRAINT, 0, ck.get("comment")) for n, ck in enumerate(d.checks, start=1)]
-    return [row for row in out if row[3] is not None]
+    from .pg_more import BUILTIN_DESCRIPTIONS      # the built-in text search objects' (psql's \dF)
+    return [row for row in out if row[3] is not None] + BUILTIN_DESCRIPTIONS
 
 
 def shared_descriptions(catalog) -> list[tuple[int, int, str]]:
