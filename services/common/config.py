@@ -52,6 +52,8 @@ class Limits:
     index_build_batch_rows: int = 1000      # rows backfilled per transaction (also bounded by txn_rows_max)
     index_build_grace_ms: int = 1000        # before the backfill: every compute's catalog shows the index
     token_clock_skew_s: int = 300          # how far in the future a token's signing time may be
+    role_rename_max_entries: int = 120      # ALTER ROLE RENAME rewrites this many catalog keys at most (one
+                                            # etcd transaction; etcd's --max-txn-ops defaults to 128)
 
 
 @dataclasses.dataclass(frozen=True)

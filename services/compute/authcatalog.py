@@ -7,6 +7,11 @@ privilege change takes effect at the next transaction on every compute.
     auth.effective_roles("app")              # app + the roles it inherits privileges from
     auth.table_privileges("app", table)      # {"SELECT", ...}; the owner has them all
     auth.schema_privileges("app", schema)    # {"USAGE", "CREATE"}
+    auth.object_privileges("app", "sequence", seq["id"], seq["owner"])   # sequences, functions, domains
+
+An object's ACL is explicit once a GRANT or REVOKE has named it: PUBLIC's grant document then holds
+an entry for it (maybe with no privileges). Until then PostgreSQL's default applies: the owner has
+everything and PUBLIC has EXECUTE on functions and USAGE on domains (`PUBLIC_DEFAULTS`).
 
 `admin` is built in (never stored): it logs in, may create roles and owns what it creates;
 like DSQL's admin it is not a superuser, so objects other roles own are closed to it until it
@@ -21,12 +26,16 @@ import threading
 
 from services.common import errors
 from services.common.rolecatalog import (ADMIN, AUTH_PREFIX, GRANTS_PREFIX, IAM_PREFIX, PUBLIC, ROLES_PREFIX,
-                                         IamMapping, Role, admin_role, grants_key, iam_key, role_key)
+                                         IamMapping, Membership, Role, admin_role, grants_key, iam_key,
+                                         role_key)
 
 from .catalog import _Retry
 
 TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 SCHEMA_PRIVILEGES = ("USAGE", "CREATE")
+PRIVILEGES = {"table": TABLE_PRIVILEGES, "schema": SCHEMA_PRIVILEGES, "sequence": ("USAGE", "SELECT", "UPDATE"),
+              "function": ("EXECUTE",), "domain": ("USAGE",)}
+PUBLIC_DEFAULTS = {"function": {"EXECUTE"}, "domain": {"USAGE"}}
 PUBLIC_SCHEMA = "public"
 
 
@@ -35,6 +44,7 @@ class Grant:
     privs: set[str]
     grantable: set[str]
     grantor: str
+    at: int = 0                  # when first granted (time_ns): the order of the entries in an ACL
 
 
 def auth_of(catalog) -> AuthCatalog:
@@ -162,20 +172,42 @@ class AuthCatalog:
     def has_privs_of_role(self, user: str, role: str) -> bool:
         return role in self.effective_roles(user)
 
+    def public_grant(self, kind: str, oid: int) -> Grant:
+        """PUBLIC's entry for an object: the stored one, or PostgreSQL's default."""
+        g = self.grants(PUBLIC).get((kind, oid))
+        return g if g is not None else Grant(set(PUBLIC_DEFAULTS.get(kind, ())), set(), "")
+
     def _granted(self, user: str, kind: str, oid: int) -> Grant:
-        privs, grantable = set(), set()
-        for r in self.effective_roles(user) | {PUBLIC}:
+        pub = self.public_grant(kind, oid)
+        privs, grantable = set(pub.privs), set(pub.grantable)
+        for r in self.effective_roles(user):
             g = self.grants(r).get((kind, oid))
             if g is not None:
                 privs |= g.privs
                 grantable |= g.grantable
         return Grant(privs, grantable, "")
 
-    def table_privileges(self, user: str, table, with_grant: bool = False) -> set[str]:
-        if self.has_privs_of_role(user, table.owner):
-            return set(TABLE_PRIVILEGES)
-        g = self._granted(user, "table", table.id)
+    def acl(self, kind: str, oid: int, owner: str, default: bool = False) -> list[tuple[str, Grant]] | None:
+        """An object's ACL as (grantee, grant) in PostgreSQL's order (a default entry for PUBLIC,
+        the owner's, then the grants as they were made); while the default applies, None (or it)."""
+        entries = [(g, doc[(kind, oid)]) for g in self.grantees() if (kind, oid) in (doc := self.grants(g))]
+        if not entries and not default:
+            return None
+        if not any(g == PUBLIC for g, _ in entries):
+            entries.append((PUBLIC, dataclasses.replace(self.public_grant(kind, oid), grantor=owner)))
+        entries.append((owner, Grant(set(PRIVILEGES[kind]), set(), owner, at=1)))
+        return [(g, e) for g, e in sorted(entries, key=lambda x: x[1].at)
+                if e.privs and not (g == owner and e.grantor == owner and e.at != 1)]
+
+    def object_privileges(self, user: str, kind: str, oid: int, owner: str, with_grant: bool = False) -> set[str]:
+        """What `user` holds on a table, sequence, function or domain (the owner has everything)."""
+        if self.has_privs_of_role(user, owner):
+            return set(PRIVILEGES[kind])
+        g = self._granted(user, kind, oid)
         return g.grantable if with_grant else g.privs
+
+    def table_privileges(self, user: str, table, with_grant: bool = False) -> set[str]:
+        return self.object_privileges(user, "table", table.id, table.owner, with_grant)
 
     def schema_privileges(self, user: str, schema, with_grant: bool = False) -> set[str]:
         if schema.name == PUBLIC_SCHEMA:
@@ -228,6 +260,56 @@ class AuthCatalog:
         deletes = [grants_key(g) for g, d in changed.items() if not d]
         self._change(cmps, puts, deletes)
 
+    def rename_role(self, old: Role, new_name: str, max_ops: int) -> None:
+        """ALTER ROLE RENAME in one etcd transaction: roles, grants and IAM trusts are stored by
+        name, so every memberships, grant (as grantee and as grantor), IAM mapping and owner of a
+        schema, table, sequence, domain or function naming the role is rewritten with it."""
+        cat = self.catalog
+        ren = lambda n: new_name if n == old.name else n                      # noqa: E731
+        cmps, puts, deletes = {role_key(new_name): 0, grants_key(new_name): 0}, {}, []
+        for r in [old] + [r for r in self._roles.values() if r.name != old.name]:
+            ms = [Membership(ren(m.role), m.admin_option, ren(m.grantor)) for m in r.memberships]
+            if r is old or ms != r.memberships:
+                cmps[role_key(r.name)] = r.revision
+                puts[role_key(ren(r.name))] = dataclasses.replace(r, name=ren(r.name), memberships=ms).to_json().encode()
+        deletes.append(role_key(old.name))
+        for grantee in self.grantees():
+            doc = {k: dataclasses.replace(g, grantor=ren(g.grantor)) for k, g in self.grants(grantee).items()}
+            if grantee == old.name or doc != self.grants(grantee):
+                cmps[grants_key(grantee)] = self.grants_revision(grantee)
+                puts[grants_key(ren(grantee))] = _encode_grants(doc)
+        if old.name in self._grants:
+            deletes.append(grants_key(old.name))
+        for key, value, rev in self.store.get_prefix(IAM_PREFIX):
+            m = IamMapping.from_json(value)
+            if old.name in (m.role, m.grantor):
+                cmps[key] = rev
+                deletes.append(key)
+                m = dataclasses.replace(m, role=ren(m.role), grantor=ren(m.grantor))
+                puts[iam_key(m.role, m.arn)] = m.to_json().encode()
+        for sch in cat.schemas():
+            if sch.owner == old.name:
+                key = cat._skey(sch.name)
+                cmps[key] = self.store.get(key)[1]
+                puts[key] = json.dumps({**dataclasses.asdict(sch), "owner": new_name}).encode()
+        for t in cat.tables():
+            if t.owner == old.name:
+                cmps[cat._tkey(t.schema, t.name)] = t.revision
+                puts[cat._tkey(t.schema, t.name)] = dataclasses.replace(t, owner=new_name).to_json().encode()
+        for kind in ("sequence", "domain", "function"):
+            for d in cat.objects(kind):
+                if d.get("owner") == old.name:
+                    key = cat._okey(kind, d["schema"], d["key"])
+                    cmps[key] = d.get("revision", 0)
+                    stored = {k: v for k, v in d.items() if k != "revision"}
+                    puts[key] = json.dumps({**stored, "owner": new_name}, sort_keys=True).encode()
+        deletes = [k for k in deletes if k not in puts]
+        if len(puts) + len(deletes) > max_ops:
+            raise errors.PgError(f'role "{old.name}" has too many dependent objects to be renamed in one transaction',
+                                 sqlstate="54000", detail=f"{len(puts) + len(deletes)} catalog entries would change;"
+                                 f" the limit is {max_ops}.")
+        self._change(cmps, puts, deletes)
+
     def add_iam(self, role: str, arn: str, grantor: str) -> bool:
         key = iam_key(role, arn)
         if self.store.get(key) is not None:
@@ -247,7 +329,7 @@ class AuthCatalog:
 
 def _encode_grants(d: dict[tuple[str, int], Grant]) -> bytes:
     return json.dumps({f"{k}:{oid}": {"privs": sorted(g.privs), "grantable": sorted(g.grantable),
-                                      "grantor": g.grantor} for (k, oid), g in sorted(d.items())},
+                                      "grantor": g.grantor, "at": g.at} for (k, oid), g in sorted(d.items())},
                       sort_keys=True).encode()
 
 
@@ -255,5 +337,17 @@ def _decode_grants(value: bytes) -> dict[tuple[str, int], Grant]:
     out = {}
     for k, g in json.loads(value).items():
         kind, _, oid = k.partition(":")
-        out[(kind, int(oid))] = Grant(set(g["privs"]), set(g["grantable"]), g["grantor"])
+        out[(kind, int(oid))] = Grant(set(g["privs"]), set(g["grantable"]), g["grantor"], g.get("at", 0))
     return out
+
+
+_ACL_LETTERS = (("INSERT", "a"), ("SELECT", "r"), ("UPDATE", "w"), ("DELETE", "d"), ("TRUNCATE", "D"),
+                ("REFERENCES", "x"), ("TRIGGER", "t"), ("EXECUTE", "X"), ("USAGE", "U"), ("CREATE", "C"))
+
+
+def aclitem_text(grantee: str, g: Grant) -> str:
+    """An aclitem as PostgreSQL prints it: `grantee=rw*/grantor`, PUBLIC as an empty name."""
+    def name(n):
+        return "" if n == PUBLIC else n if n.replace("_", "").isalnum() else '"' + n.replace('"', '""') + '"'
+    privs = "".join(c + ("*" if p in g.grantable else "") for p, c in _ACL_LETTERS if p in g.privs)
+    return f"{name(grantee)}={privs}/{name(g.grantor)}"

@@ -25,6 +25,7 @@ The engine API (docs/ARCHITECTURE.md): `session.parse(sql) -> list[Statement]`,
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import itertools
 import logging
 import re
@@ -104,6 +105,10 @@ class _Statement:
     sql: str
     stmt: Any                  # None: the empty query
     prepared: Any              # None: the empty query
+    prepare_time: datetime.datetime = dataclasses.field(
+        default_factory=lambda: datetime.datetime.now(datetime.timezone.utc))
+    from_sql: bool = False     # pg_prepared_statements: protocol-level, not SQL PREPARE
+    generic_plans: int = 0     # executions (a plan here never depends on the parameter values)
 
     @property
     def param_oids(self) -> list[int]:
@@ -214,7 +219,9 @@ class Protocol:
     def __init__(self, session: Any, codec: Any = None):
         self.session = session
         self.codec = codec or TypesCodec()
-        self.statements: dict[str, _Statement] = {}
+        # named statements: the session's dict when it keeps one (SQL PREPARE shares the namespace)
+        shared = getattr(session, "prepared_statements", None)
+        self.statements: dict[str, _Statement] = shared if isinstance(shared, dict) else {}
         self.portals: dict[str, _Portal] = {}
         self.skip_until_sync = False
         self.closed = False
@@ -647,6 +654,7 @@ class Protocol:
             return
         if not portal.started:
             portal.started = True
+            entry.generic_plans += 1
             result = self.session.execute(entry.prepared, portal.params)
             self._notices(result)
             portal.tag = result.tag

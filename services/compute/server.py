@@ -145,6 +145,7 @@ class ComputeService(compute_pb2_grpc.ComputeServicer):
             yield compute_pb2.SessionDown(messages=pgwire.error_response(err, "FATAL"), close=True)
             return
         session.backend_pid = start.backend_pid          # pg_backend_pid()
+        session.client_addr, session.client_port = start.client_addr or None, start.client_port or None
         settings = getattr(session, "settings", None)
         if isinstance(settings, dict) and start.options.get("application_name"):
             settings["application_name"] = start.options["application_name"]

@@ -448,8 +448,10 @@ class Relay:
 
     async def _session(self, reader, writer, start_info) -> None:
         user, database, options, identity, leftover = start_info
+        peer = writer.get_extra_info("peername") or ("", 0)
         start = compute_pb2.SessionStart(user=user, database=database, options=options,
-                                         iam_principal=identity.principal_arn)
+                                         iam_principal=identity.principal_arn,
+                                         client_addr=str(peer[0]), client_port=int(peer[1]))
         try:
             compute_az, call, first = await self._open_compute(start)
         except PgError as e:

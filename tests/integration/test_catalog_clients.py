@@ -61,3 +61,30 @@ def test_sqlalchemy_reflection(dsql_cluster, table):
         assert [u["column_names"] for u in insp.get_unique_constraints("catcli", schema="it")] == [["name"]]
     finally:
         engine.dispose()
+
+
+def test_pg_stat_activity_and_prepared_statements_through_psycopg(connect):
+    """Two sessions: each sees itself with its client address, and the other (when the relay put both
+    on one compute: the pid's high byte names it) with its last statement; psycopg's server-side
+    prepared statements and a SQL PREPARE show in pg_prepared_statements."""
+    busy = connect(autocommit=False)
+    busy.execute("SET application_name = 'busy-app'")
+    busy.execute("SELECT 42").fetchall()                      # leaves its transaction open
+    me = connect(autocommit=True)
+    rows = me.execute("SELECT pid, usename, application_name, client_addr, client_port > 0, state, query "
+                      "FROM pg_stat_activity").fetchall()
+    by_pid = {r[0]: r[1:] for r in rows}
+    mine = by_pid[me.info.backend_pid]
+    assert mine[:2] == ("admin", "") and mine[2] in ("127.0.0.1", "::1") and mine[3] is True and mine[4] == "active"
+    assert mine[5].startswith("SELECT pid, usename")
+    if busy.info.backend_pid >> 24 == me.info.backend_pid >> 24:
+        assert by_pid[busy.info.backend_pid][1:] == ("busy-app", mine[2], True, "idle in transaction", "SELECT 42")
+    busy.rollback()
+    me.execute("PREPARE by_sql (int) AS SELECT $1 * 2")
+    assert me.execute("EXECUTE by_sql (21)").fetchone() == (42,)
+    me.prepare_threshold = 0                                  # psycopg prepares every query on the server
+    me.execute("SELECT %s::int + 1", (1,)).fetchone()
+    got = me.execute("SELECT name, statement, from_sql FROM pg_prepared_statements ORDER BY from_sql, name",
+                     prepare=False).fetchall()
+    assert ("by_sql", "PREPARE by_sql (int) AS SELECT $1 * 2", True) in got
+    assert any(not sql and name.startswith("_pg3_") and stmt == "SELECT $1::int + 1" for name, stmt, sql in got)

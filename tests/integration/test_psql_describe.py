@@ -1,4 +1,4 @@
-"""psql's describe commands (\\d, \\d+, \\dt, \\di, \\dn, \\du, \\df, \\dT, \\l) against a real cluster,
+"""psql's describe commands (\\d, \\d+, \\dt, \\di, \\dn, \\du, \\df, \\dT, \\l, \\dF*) against a real cluster,
 compared with what PostgreSQL 15 prints for the same objects (index method and owner aside:
 DSQL's indexes are `remote_btree_index`, its owner `admin`)."""
 
@@ -51,6 +51,12 @@ def test_describe_matches_postgres(psql, oracle_psql, objects, command):
     (listings unaligned: the owner's name changes the column widths)."""
     *flags, cmd = command.split(" ", 1) if command.startswith("-") else [command]
     assert _same(psql(*flags, "-c", cmd).stdout) == oracle_psql(*flags, "-c", cmd)
+
+
+@pytest.mark.parametrize("command", ["\\dF", "\\dFp", "\\dFd", "\\dFt"])
+def test_text_search_listings_match_postgres(psql, oracle_psql, command):
+    """psql's text search listings (configurations, parsers, dictionaries, templates) print PostgreSQL's."""
+    assert psql("-c", command).stdout == oracle_psql("-c", command)
 
 
 def test_describe_shows_remote_btree_index_and_lists(psql, objects):

@@ -621,6 +621,9 @@ def alter_table(catalog, st: Statement, session) -> DdlAction:
 def rename(catalog, st: Statement, session) -> DdlAction:
     n: ast.RenameStmt = st.node
     kind = n.renameType.name
+    if kind == "OBJECT_ROLE":
+        from .rolestmts import rename_role
+        return rename_role(catalog, st, session)
     if n.relation is None:
         raise errors.FeatureNotSupported(f"ALTER {kind[7:]} RENAME is not supported")
     schema, name = qualified(n.relation, catalog, session)

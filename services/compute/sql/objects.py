@@ -235,9 +235,20 @@ def lookup_sequence(catalog, session, text: str) -> dict:
     return seq
 
 
-def _sequence_func(binder, name: str, args: list, loc):
+# what a sequence function needs (any one of), checked at each call as PostgreSQL does
+_SEQUENCE_PRIVILEGES = {"nextval": ("USAGE", "UPDATE"), "currval": ("SELECT", "USAGE"), "setval": ("UPDATE",),
+                        "lastval": ("SELECT", "USAGE")}
+
+
+def _check_sequence(session, fn: str, seq: dict) -> None:
+    from .privileges import check_object
+    check_object(session, "sequence", seq, _SEQUENCE_PRIVILEGES[fn])
+
+
+def _sequence_func(binder, name: str, args: list, loc, checked: bool = True):
     """nextval/currval/setval(regclass, ...): the sequence name is resolved at bind time when it is
-    a constant (and recorded for privilege checks), at run time otherwise."""
+    a constant (and recorded), at run time otherwise. An identity column's nextval is not `checked`
+    (PostgreSQL: inserting into the table is enough)."""
     from .bind import Scope
     from .expr import Func
     catalog, session = binder.catalog, binder.session
@@ -258,24 +269,28 @@ def _sequence_func(binder, name: str, args: list, loc):
     rest = [binder.coerce(binder.expr(a, Scope(), False), T.INT8 if i == 0 else T.BOOL)
             for i, a in enumerate(args[1:])]
 
-    def seq_of(text):
+    def seq_of(env, text):
         if fixed is not None:
             seq = catalog.get_object("sequence", fixed["schema"], fixed["key"])
             if seq is None or seq["id"] != fixed["id"]:
                 raise errors.UndefinedTable(f'relation "{fixed["name"]}" does not exist')
-            return seq
-        return lookup_sequence(catalog, session, text)
+        else:
+            seq = lookup_sequence(catalog, session, text)
+        if checked:
+            _check_sequence(env.session or session, name, seq)
+        return seq
     if name == "nextval":
         def fn(env, *vals):
-            seq = seq_of(vals[0] if vals else None)
+            seq = seq_of(env, vals[0] if vals else None)
             v = allocator(catalog).nextval(seq)
             values = _session_values(env.session or session)
             values[(seq["schema"], seq["key"])] = v
             values[None] = v
+            values["last"] = seq
             return v
     elif name == "currval":
         def fn(env, *vals):
-            seq = seq_of(vals[0] if vals else None)
+            seq = seq_of(env, vals[0] if vals else None)
             v = _session_values(env.session or session).get((seq["schema"], seq["key"]))
             if v is None:
                 raise PgError(f'currval of sequence "{seq["name"]}" is not yet defined in this session',
@@ -285,7 +300,7 @@ def _sequence_func(binder, name: str, args: list, loc):
         def fn(env, *vals):
             if any(v is None for v in vals):
                 return None
-            seq = seq_of(vals[0] if bound_first else None)
+            seq = seq_of(env, vals[0] if bound_first else None)
             value = vals[len(bound_first)]
             called = vals[len(bound_first) + 1] if len(vals) > len(bound_first) + 1 else True
             allocator(catalog).setval(seq, value, called)
@@ -299,7 +314,8 @@ def _sequence_func(binder, name: str, args: list, loc):
 def nextval_expr(binder, qualified_name: str):
     """nextval of an identity column's sequence ("schema.name")."""
     schema, _, name = qualified_name.partition(".")
-    return _sequence_func(binder, "nextval", [ast.A_Const(val=ast.String(sval=f'"{schema}"."{name}"'))], None)
+    return _sequence_func(binder, "nextval", [ast.A_Const(val=ast.String(sval=f'"{schema}"."{name}"'))], None,
+                          checked=False)
 
 
 def _lastval(binder, loc):
@@ -307,9 +323,11 @@ def _lastval(binder, loc):
     session = binder.session
 
     def fn(env):
-        v = _session_values(env.session or session).get(None)
+        values = _session_values(env.session or session)
+        v = values.get(None)
         if v is None:
             raise PgError("lastval is not yet defined in this session", sqlstate="55000")
+        _check_sequence(env.session or session, "lastval", values["last"])
         return v
     fn.wants_env = True
     return Func("lastval", fn, [], T.INT8, strict=False, volatile=True, location=loc)
@@ -663,6 +681,18 @@ def create_function(catalog, st, session):
     return DdlAction("CREATE FUNCTION", apply)
 
 
+def find_function(catalog, session, parts: list[str], argtypes: list[int] | None) -> dict | None:
+    """The SQL function `parts` names with these argument type oids, or by a unique name (None: any)."""
+    from .bind import search_path
+    schemas = [parts[-2]] if len(parts) > 1 else search_path(session)
+    cands = [f for f in catalog.objects("function") if f["name"] == parts[-1] and f["schema"] in schemas
+             and (argtypes is None or [t for t, _ in f["arg_types"]] == argtypes)]
+    if len(cands) > 1:
+        raise PgError(f'function name "{".".join(parts)}" is not unique', sqlstate="42725",
+                      hint="Specify the argument list to select the function unambiguously.")
+    return cands[0] if cands else None
+
+
 def drop_objects(catalog, st, session, kind: str, names: list[list[str]], missing_ok: bool):
     """DROP SEQUENCE / DOMAIN / FUNCTION (a function named with argument types or by a unique name)."""
     from .ddl import DdlAction
@@ -672,16 +702,8 @@ def drop_objects(catalog, st, session, kind: str, names: list[list[str]], missin
     def apply(txn):
         notices, docs = [], []
         for parts, argtypes in names:
-            doc = None
             if kind == "function":
-                from .bind import search_path
-                schemas = [parts[-2]] if len(parts) > 1 else search_path(session)
-                cands = [f for f in catalog.objects("function") if f["name"] == parts[-1] and f["schema"] in schemas
-                         and (argtypes is None or [t for t, _ in f["arg_types"]] == argtypes)]
-                if len(cands) > 1:
-                    raise PgError(f'function name "{parts[-1]}" is not unique', sqlstate="42725",
-                                  hint="Specify the argument list to select the function unambiguously.")
-                doc = cands[0] if cands else None
+                doc = find_function(catalog, session, parts, argtypes)
             else:
                 doc = find_object(catalog, session, kind, parts)
             if doc is None:

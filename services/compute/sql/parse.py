@@ -59,7 +59,7 @@ DDL_KINDS = {"CreateSchemaStmt", "CreateStmt", "IndexStmt", "DropStmt", "AlterTa
 DML_KINDS = {"SelectStmt", "InsertStmt", "UpdateStmt", "DeleteStmt"}
 SUPPORTED = DDL_KINDS | DML_KINDS | {"TransactionStmt", "VariableSetStmt", "VariableShowStmt",
                                       "ExplainStmt", "DeallocateStmt", "DiscardStmt", "CopyStmt", "VacuumStmt",
-                                      "CallStmt"}
+                                      "CallStmt", "PrepareStmt", "ExecuteStmt"}
 
 _UNSUPPORTED_NAMES = {
     "ViewStmt": "CREATE VIEW", "CreateTrigStmt": "CREATE TRIGGER", "RuleStmt": "CREATE RULE",

@@ -90,11 +90,21 @@ def required(stmt, binder, for_update: bool = False) -> tuple[tuple[str, str, st
     if for_update:
         for privs in used.values():
             privs.add("UPDATE")
-    return tuple(sorted((s, t, p) for (s, t), privs in used.items() for p in privs))
+    # calling a SQL function needs EXECUTE on it: ("schema", "f(23)", "EXECUTE"), checked after the tables
+    calls = sorted((schema, key, "EXECUTE") for kind, schema, key in getattr(binder, "objects_used", {})
+                   if kind == "function")
+    return tuple(sorted((s, t, p) for (s, t), privs in used.items() for p in privs)) + tuple(calls)
+
+
+def check_object(session, kind: str, doc: dict, any_of) -> None:
+    """Raise 42501 unless the current user holds one of `any_of` on a sequence, function or domain."""
+    held = auth_of(session.catalog).object_privileges(current_user(session), kind, doc["id"], doc.get("owner", ADMIN))
+    if not held.intersection(any_of):
+        raise denied({"domain": "type"}.get(kind, kind), doc["name"])
 
 
 def check_tables(session, needs) -> None:
-    """Raise 42501 unless the current user holds every needed privilege."""
+    """Raise 42501 unless the current user holds every needed privilege (USAGE on each schema first)."""
     if not needs:
         return
     catalog = session.catalog
@@ -114,6 +124,11 @@ def check_tables(session, needs) -> None:
             sch = catalog.get_schema(schema)
             if sch is not None and "USAGE" not in auth.schema_privileges(user, sch):
                 raise denied("schema", schema)
+        if priv == "EXECUTE":
+            fn = catalog.get_object("function", schema, name)
+            if fn is not None:
+                check_object(session, "function", fn, ("EXECUTE",))
+            continue
         t = catalog.get_table(schema, name)
         if t is not None and priv not in auth.table_privileges(user, t):
             raise denied("table", name)
@@ -159,6 +174,29 @@ def _objects_named(catalog, session, kind: str, parts: list[str]) -> list[dict]:
     """The sequences, domains or functions (any overload) a DROP names; [] if none."""
     schemas = [parts[-2]] if len(parts) > 1 else search_path(session)
     return [d for d in catalog.objects(kind) if d["name"] == parts[-1] and d["schema"] in schemas]
+
+
+def _type_names(kind: str, n) -> list:
+    """The TypeNames a CREATE TABLE / ADD COLUMN / CREATE FUNCTION / CREATE DOMAIN uses."""
+    if kind == "CreateStmt":
+        return [e.typeName for e in n.tableElts or () if isinstance(e, ast.ColumnDef) and e.typeName]
+    if kind == "AlterTableStmt":
+        return [c.def_.typeName for c in n.cmds or () if isinstance(getattr(c, "def_", None), ast.ColumnDef)]
+    if kind == "CreateFunctionStmt":
+        return [p.argType for p in n.parameters or ()] + ([n.returnType] if n.returnType else [])
+    return [n.typeName] if kind == "CreateDomainStmt" else []
+
+
+def _check_domains_used(auth, user, catalog, session, kind: str, n) -> None:
+    """USAGE on each domain a column, parameter or domain is declared with (PostgreSQL's
+    `permission denied for type s.d`, the name qualified unless its schema is on the search path)."""
+    from .objects import find_object
+    for tn in _type_names(kind, n):
+        doc = find_object(catalog, session, "domain", [x.sval for x in tn.names])
+        if doc is not None and "USAGE" not in auth.object_privileges(user, "domain", doc["id"],
+                                                                     doc.get("owner", ADMIN)):
+            shown = doc["name"] if doc["schema"] in search_path(session) else f"{doc['schema']}.{doc['name']}"
+            raise denied("type", shown)
 
 
 def check_ddl(catalog, st, session) -> None:
@@ -227,6 +265,8 @@ def check_ddl(catalog, st, session) -> None:
         if catalog.get_table(schema, name) is not None:
             _owned_table(auth, user, catalog, schema, name)
             _require_create(auth, user, catalog, n.newschema)
+    if kind in ("CreateStmt", "AlterTableStmt", "CreateFunctionStmt", "CreateDomainStmt"):
+        _check_domains_used(auth, user, catalog, session, kind, n)
 
 
 def role_name(spec, session) -> str:
@@ -258,9 +298,10 @@ _ARITY_WITH_USER = {"has_column_privilege": 4, "pg_has_role": 3}
 
 
 def has_privilege(session, fn: str, *args) -> bool:
-    """has_table_privilege, has_schema_privilege, has_database_privilege, has_[any_]column_privilege
-    and pg_has_role as PostgreSQL answers them (any one of a comma-separated list of privileges);
-    other has_*_privilege functions are true (nothing else is guarded)."""
+    """has_table_privilege, has_schema_privilege, has_database_privilege, has_[any_]column_privilege,
+    has_sequence_privilege, has_function_privilege, has_type_privilege and pg_has_role as PostgreSQL
+    answers them (any one of a comma-separated list of privileges); other has_*_privilege functions
+    are true (nothing else is guarded)."""
     catalog = session.catalog
     auth = auth_of(catalog)
     if len(args) == _ARITY_WITH_USER.get(fn, 3):
@@ -292,9 +333,57 @@ def has_privilege(session, fn: str, *args) -> bool:
             raise PgError(f'role "{role}" does not exist', sqlstate="42704")
         held = ({"MEMBER", "SET"} if role in auth.member_roles(user) else set()) | \
             ({"USAGE"} if role in auth.effective_roles(user) else set())
+    elif fn in _OBJECT_FUNCTIONS:
+        kind, valid = _OBJECT_FUNCTIONS[fn]
+        for raw, p in zip(wanted.split(","), privs):
+            if p not in valid:
+                raise PgError(f'unrecognized privilege type: "{raw.strip()}"', sqlstate="22023")
+        doc = _object_arg(catalog, session, kind, obj)
+        if doc is None:                    # a built-in function or type: PUBLIC may use it
+            return not grant_option
+        held = auth.object_privileges(user, kind, doc["id"], doc.get("owner", ADMIN), grant_option)
     else:
         return True
     return any(p in held for p in privs)
+
+
+_OBJECT_FUNCTIONS = {"has_sequence_privilege": ("sequence", ("USAGE", "SELECT", "UPDATE")),
+                     "has_function_privilege": ("function", ("EXECUTE",)),
+                     "has_type_privilege": ("domain", ("USAGE",))}
+
+
+def _object_arg(catalog, session, kind: str, obj) -> dict | None:
+    """The sequence, SQL function or domain a has_*_privilege argument names (by oid or as
+    regclass / regprocedure / regtype text); None for a built-in function or type."""
+    if isinstance(obj, int):
+        return next((d for d in catalog.objects(kind) if d["id"] == obj), None)
+    from . import objects
+    from .syscat.functions import resolve_type
+    if kind == "sequence":
+        parts = objects.parse_qualified(obj)
+        doc = objects.find_object(catalog, session, "sequence", parts)
+        if doc is None:
+            if _table_arg(catalog, session, obj) is not None:
+                raise PgError(f'"{obj}" is not a sequence', sqlstate="42809")
+        return doc
+    if kind == "domain":
+        oid = resolve_type(session, obj)
+        return next((d for d in catalog.objects("domain") if d["id"] == oid), None)
+    name, _, args = obj.partition("(")
+    if not args.rstrip().endswith(")"):
+        raise PgError(f'invalid input syntax for type regprocedure: "{obj}"', sqlstate="22P02")
+    args = args.rstrip()[:-1]
+    argtypes = [resolve_type(session, a) for a in args.split(",")] if args.strip() else []
+    parts = objects.parse_qualified(name.strip())
+    doc = objects.find_function(catalog, session, parts, argtypes)
+    if doc is None and (len(parts) > 1 and parts[0] != "pg_catalog" or not _builtin_function(parts[-1])):
+        raise PgError(f'function "{obj}" does not exist', sqlstate="42883")
+    return doc
+
+
+def _builtin_function(name: str) -> bool:
+    from . import functions as F
+    return name in F.FUNCTIONS or name in F.AGGREGATES or name in F.WINDOW_FUNCTIONS
 
 
 def _table_arg(catalog, session, obj):

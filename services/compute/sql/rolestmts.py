@@ -9,14 +9,16 @@ is what DSQL's `admin` is; the IAM statements are admin's alone.
 from __future__ import annotations
 
 import dataclasses
+import time
 
 from services.common import errors
 from services.common.errors import PgError
 from services.common.rolecatalog import ADMIN, PUBLIC, Membership, Role, principal_arns, valid_arn
 
-from ..authcatalog import SCHEMA_PRIVILEGES, TABLE_PRIVILEGES, Grant, auth_of
+from ..authcatalog import PRIVILEGES, Grant, auth_of
+from . import objects
 from . import types as T
-from .bind import qualified
+from .bind import qualified, type_from_typename
 from .ddl import DdlAction
 from .parse import Statement
 from .privileges import current_user, denied, role_name
@@ -140,6 +142,31 @@ def alter_role(catalog, st: Statement, session) -> DdlAction:
     return DdlAction("ALTER ROLE", apply)
 
 
+def rename_role(catalog, st: Statement, session) -> DdlAction:
+    """ALTER ROLE r RENAME TO r2, with PostgreSQL 15's checks."""
+    n = st.node
+    auth = auth_of(catalog)
+
+    def apply(txn):
+        role = auth.get_role(n.subname)
+        if role is None:
+            raise _missing_role(n.subname)
+        if n.subname == getattr(session, "user", None):
+            raise errors.FeatureNotSupported("session user cannot be renamed")
+        if n.subname == current_user(session):
+            raise errors.FeatureNotSupported("current user cannot be renamed")
+        if auth.get_role(n.newname) is not None:
+            raise PgError(f'role "{n.newname}" already exists', sqlstate="42710")
+        _check_role_name(n.newname)
+        _require_createrole(auth, session, "permission denied to rename role")
+        if n.subname == ADMIN:
+            raise PgError("permission denied to rename role", sqlstate="42501",
+                          detail="The admin role cannot be modified.")
+        auth.rename_role(role, n.newname, session.limits.role_rename_max_entries)
+        return "ALTER ROLE", [], None
+    return DdlAction("ALTER ROLE", apply)
+
+
 def _dependencies(catalog, auth, name: str) -> list[str]:
     """What stops a role from being dropped, in PostgreSQL's DETAIL wording."""
     out = []
@@ -150,17 +177,19 @@ def _dependencies(catalog, auth, name: str) -> list[str]:
     for t in sorted(tables.values(), key=lambda t: (t.schema, t.name)):
         if t.owner == name:
             out.append(f"owner of table {t.schema}.{t.name}")
+    described = {}                         # (kind, id) -> "sequence s.q", as PostgreSQL names it
     for kind, label in (("sequence", "sequence"), ("domain", "type"), ("function", "function")):
         for d in sorted(catalog.objects(kind), key=lambda d: (d["schema"], d["key"])):
+            args = f"({', '.join(T.lookup(t).sql_name for t, _ in d['arg_types'])})" if kind == "function" else ""
+            described[(kind, d["id"])] = f"{label} {d['schema']}.{d['name']}{args}"
             if d.get("owner") == name:
-                args = f"({', '.join(T.lookup(t).sql_name for t, _ in d['arg_types'])})" if kind == "function" else ""
-                out.append(f"owner of {label} {d['schema']}.{d['name']}{args}")
-    schemas = {s.id: s for s in catalog.schemas()}
-    for (kind, oid), _ in sorted(auth.grants(name).items()):
-        if kind == "schema" and oid in schemas:
-            out.append(f"privileges for schema {schemas[oid].name}")
-        elif kind == "table" and oid in tables:
-            out.append(f"privileges for table {tables[oid].schema}.{tables[oid].name}")
+                out.append(f"owner of {described[(kind, d['id'])]}")
+    described.update({("schema", s.id): f"schema {s.name}" for s in catalog.schemas()})
+    described.update({("table", t.id): f"table {t.schema}.{t.name}" for t in tables.values()})
+    grants = auth.grants(name)
+    for key in sorted(grants, key=lambda k: (grants[k].at, k)):      # in the order they were granted
+        if key in described:
+            out.append(f"privileges for {described[key]}")
     for m in auth.iam_mappings():
         if m.role == name:
             out.append(f"IAM trust with {m.arn}")
@@ -203,54 +232,123 @@ def drop_role(catalog, st: Statement, session) -> DdlAction:
 
 # ------------------------------------------------------------------ GRANT / REVOKE privileges
 
-def _objects(catalog, n, session) -> list[tuple[str, object, str]]:
-    """(kind, catalog object, display name) for each object a GRANT names."""
-    kind = n.objtype.name
+@dataclasses.dataclass
+class _Target:
+    """An object a GRANT names: kind as the grants store it, catalog id, owner, name for messages."""
+    kind: str
+    id: int
+    owner: str
+    name: str
+
+
+_OBJTYPES = {"OBJECT_TABLE": "table", "OBJECT_SCHEMA": "schema", "OBJECT_SEQUENCE": "sequence",
+             "OBJECT_FUNCTION": "function", "OBJECT_ROUTINE": "function", "OBJECT_DOMAIN": "domain",
+             "OBJECT_TYPE": "type"}
+
+
+def _doc_target(kind: str, doc: dict) -> _Target:
+    return _Target(kind, doc["id"], doc.get("owner", ADMIN), doc["name"])
+
+
+def _objects(catalog, n, session) -> list[_Target]:
+    """The objects a GRANT names."""
+    kind = _OBJTYPES[n.objtype.name]
     if n.targtype.name == "ACL_TARGET_ALL_IN_SCHEMA":
         out = []
         for s in n.objects:
             if catalog.get_schema(s.sval) is None:
                 raise PgError(f'schema "{s.sval}" does not exist', sqlstate="3F000")
-            out += [("table", t, t.name) for t in sorted(catalog.tables(s.sval), key=lambda t: t.name)]
+            if kind == "table":
+                out += [_Target("table", t.id, t.owner, t.name)
+                        for t in sorted(catalog.tables(s.sval), key=lambda t: t.name)]
+            else:                          # ALL SEQUENCES / FUNCTIONS (ROUTINES) IN SCHEMA
+                out += [_doc_target(kind, d) for d in sorted(catalog.objects(kind, s.sval), key=lambda d: d["key"])]
         return out
     if n.targtype.name != "ACL_TARGET_OBJECT":
         raise errors.FeatureNotSupported("ALTER DEFAULT PRIVILEGES is not supported")
     out = []
     for obj in n.objects:
-        if kind == "OBJECT_SCHEMA":
+        if kind == "schema":
             s = catalog.get_schema(obj.sval)
             if s is None:
                 raise PgError(f'schema "{obj.sval}" does not exist', sqlstate="3F000")
-            out.append(("schema", s, s.name))
-        else:
+            out.append(_Target("schema", s.id, s.owner, s.name))
+        elif kind in ("table", "sequence"):
             schema, name = qualified(obj, catalog, session)
             t = catalog.get_table(schema, name)
-            if t is None:
+            seq = catalog.get_object("sequence", schema, name)
+            if t is not None and kind == "sequence":
+                raise PgError(f'"{name}" is not a sequence', sqlstate="42809")
+            if t is None and seq is None:
                 shown = f"{obj.schemaname}.{name}" if obj.schemaname else name
                 raise errors.UndefinedTable(f'relation "{shown}" does not exist')
-            out.append(("table", t, t.name))
+            out.append(_Target("table", t.id, t.owner, t.name) if t is not None else _doc_target("sequence", seq))
+        elif kind == "function":
+            parts = [x.sval for x in obj.objname]
+            argtypes = None if obj.args_unspecified else [type_from_typename(a, None)[0] for a in obj.objargs or ()]
+            doc = objects.find_function(catalog, session, parts, argtypes)
+            if doc is None:
+                if argtypes is None:
+                    raise errors.UndefinedFunction(f'could not find a function named "{".".join(parts)}"')
+                shown = ", ".join(T.lookup(t).sql_name for t in argtypes)
+                raise errors.UndefinedFunction(f"function {'.'.join(parts)}({shown}) does not exist")
+            out.append(_doc_target("function", doc))
+        else:                              # DOMAIN or TYPE: our types are domains
+            parts = [x.sval for x in obj]
+            doc = objects.find_object(catalog, session, "domain", parts)
+            if doc is None:
+                if len(parts) == 1 and T.by_name(parts[0]) is not None:
+                    if kind == "domain":
+                        raise PgError(f'"{parts[0]}" is not a domain', sqlstate="42809")
+                    out.append(_Target("type", 0, "", parts[0]))     # a built-in type: nobody may grant on it
+                    continue
+                raise errors.UndefinedObject(f'type "{".".join(parts)}" does not exist')
+            out.append(_doc_target("domain", doc))
     return out
 
 
-def _privileges(n) -> list[str]:
-    if n.objtype.name not in ("OBJECT_TABLE", "OBJECT_SCHEMA"):
+def _privileges(n) -> list[str] | None:
+    """The privileges a GRANT names, validated for its object type; None for ALL."""
+    kind = _OBJTYPES.get(n.objtype.name)
+    if kind is None:
         raise errors.FeatureNotSupported("unsupported object type in GRANT")
-    valid = TABLE_PRIVILEGES if n.objtype.name == "OBJECT_TABLE" else SCHEMA_PRIVILEGES
+    valid = PRIVILEGES["domain" if kind == "type" else kind]
+    if kind == "table":
+        valid = valid + ("USAGE",)         # PostgreSQL: sequences named by ON TABLE may be granted USAGE
     if not n.privileges:
-        return list(valid)
+        return None
     out = []
     for p in n.privileges:
         if p.cols:
             raise errors.FeatureNotSupported("column privileges are not supported")
         name = p.priv_name.upper()
         if name == "ALL":
-            out += valid
-        elif name not in valid:
-            what = "table" if n.objtype.name == "OBJECT_TABLE" else "schema"
-            raise PgError(f"invalid privilege type {name} for {what}", sqlstate="0LP01")
-        elif name not in out:
+            return None
+        if name not in valid:
+            raise PgError(f"invalid privilege type {name} for {kind}", sqlstate="0LP01")
+        if name not in out:
             out.append(name)
     return out
+
+
+def _target_privileges(privs: list[str] | None, target: _Target, notices: list) -> list[str]:
+    """The privileges named, as they apply to one object (ON TABLE may name a sequence)."""
+    valid = PRIVILEGES[target.kind]
+    if privs is None:
+        return list(valid)
+    if target.kind == "table" and "USAGE" in privs:
+        raise PgError("invalid privilege type USAGE for table", sqlstate="0LP01")
+    if target.kind == "sequence" and not set(privs) <= set(valid):
+        notices.append(_warning(f'sequence "{target.name}" only supports USAGE, SELECT, and UPDATE privileges',
+                                "0LP01"))
+        return [p for p in privs if p in valid]
+    return privs
+
+
+def _held(auth, user, target: _Target, catalog, with_grant: bool = False) -> set[str]:
+    if target.kind == "schema":
+        return auth.schema_privileges(user, catalog.get_schema(target.name), with_grant)
+    return auth.object_privileges(user, target.kind, target.id, target.owner, with_grant)
 
 
 def grant(catalog, st: Statement, session) -> DdlAction:
@@ -260,7 +358,7 @@ def grant(catalog, st: Statement, session) -> DdlAction:
 
     def apply(txn):
         user = current_user(session)
-        privs = _privileges(n)
+        named = _privileges(n)
         objects = _objects(catalog, n, session)
         grantees = []
         for spec in n.grantees:
@@ -270,22 +368,30 @@ def grant(catalog, st: Statement, session) -> DdlAction:
             if g == PUBLIC and n.is_grant and n.grant_option:
                 raise PgError("grant options can only be granted to roles", sqlstate="0LP01")
             grantees.append(g)
-        docs = {g: _grants_copy(auth, g) for g in grantees}
+        docs = {g: _grants_copy(auth, g) for g in grantees + [PUBLIC]}
         notices = []
-        for kind, obj, name in objects:
-            mine = (auth.table_privileges if kind == "table" else auth.schema_privileges)
-            allowed = mine(user, obj, with_grant=True)
-            if not allowed and not mine(user, obj):
-                raise denied(kind, name)
+        for obj in objects:
+            if obj.kind == "type":
+                notices.append(_warning(f'no privileges were granted for "{obj.name}"', "01007") if n.is_grant
+                               else _warning(f'no privileges could be revoked for "{obj.name}"', "01006"))
+                continue
+            privs = _target_privileges(named, obj, notices)
+            allowed = _held(auth, user, obj, catalog, with_grant=True)
+            if not allowed and not _held(auth, user, obj, catalog):
+                raise denied(obj.kind, obj.name)
             wanted = [p for p in privs if p in allowed]
             if len(wanted) < len(privs):
                 some = "not all" if wanted else "no"
-                notices.append(_warning(f'{some} privileges were granted for "{name}"', "01007") if n.is_grant
-                               else _warning(f'{some} privileges could be revoked for "{name}"', "01006"))
+                notices.append(_warning(f'{some} privileges were granted for "{obj.name}"', "01007") if n.is_grant
+                               else _warning(f'{some} privileges could be revoked for "{obj.name}"', "01006"))
             grantor = obj.owner if auth.has_privs_of_role(user, obj.owner) else user
+            key = (obj.kind, obj.id)
+            if obj.kind != "schema" and key not in docs[PUBLIC]:      # the ACL becomes explicit
+                docs[PUBLIC][key] = dataclasses.replace(auth.public_grant(*key), grantor=obj.owner)
             for g in grantees:
-                key = (kind, obj.id)
                 cur = docs[g].get(key) or Grant(set(), set(), grantor)
+                if not cur.privs:
+                    cur.at = time.time_ns()
                 if n.is_grant:
                     cur.privs |= set(wanted)
                     if n.grant_option:
@@ -297,19 +403,20 @@ def grant(catalog, st: Statement, session) -> DdlAction:
                         cur.privs -= set(wanted)
                     if lost:
                         _revoke_dependents(auth, docs, key, g, lost, n.behavior.name == "DROP_CASCADE")
-                if cur.privs:
+                if cur.privs or (g == PUBLIC and obj.kind != "schema"):
                     docs[g][key] = cur
                 else:
                     docs[g].pop(key, None)
         _prune(catalog, docs)
-        auth.set_grants(docs)
+        auth.set_grants({g: d for g, d in docs.items() if g in grantees or d != auth.grants(g)})
         return tag, notices, None
     return DdlAction(tag, apply)
 
 
 def _grants_copy(auth, grantee: str) -> dict:
     """A grantee's grant document to change (the cached one stays as it is)."""
-    return {k: Grant(set(v.privs), set(v.grantable), v.grantor) for k, v in auth.grants(grantee).items()}
+    return {k: dataclasses.replace(v, privs=set(v.privs), grantable=set(v.grantable))
+            for k, v in auth.grants(grantee).items()}
 
 
 def _revoke_dependents(auth, docs, key, grantor: str, lost: set[str], cascade: bool) -> None:
@@ -336,7 +443,8 @@ def _revoke_dependents(auth, docs, key, grantor: str, lost: set[str], cascade: b
 
 def _prune(catalog, docs) -> None:
     """Forget grants on dropped objects (ids are never reused) while a document is rewritten."""
-    live = {("table", t.id) for t in catalog.tables()} | {("schema", s.id) for s in catalog.schemas()}
+    live = {("table", t.id) for t in catalog.tables()} | {("schema", s.id) for s in catalog.schemas()} | \
+        {(kind, d["id"]) for kind in ("sequence", "function", "domain") for d in catalog.objects(kind)}
     for d in docs.values():
         for key in [k for k in d if k not in live]:
             del d[key]

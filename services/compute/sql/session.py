@@ -21,7 +21,7 @@ from typing import Any, Callable
 from services.common import errors
 from services.common.errors import PgError
 
-from . import objects, syscat, types as T
+from . import activity, objects, syscat, types as T
 from .functions_ext import quote_ident
 from .syscat import settings as sysettings
 from .bind import Binder
@@ -137,6 +137,8 @@ class SqlSession:
         self.statement_deadline: float | None = None     # statement_timeout, checked where cancel is
         self._txn_started = 0.0
         self.clock = time.monotonic           # transaction age; tests may inject another clock
+        self.prepared_statements: dict = {}   # name -> statement (SQL PREPARE and protocol Parse)
+        activity.register(self)               # pg_stat_activity
         txn_metrics.set_limits(limits)
 
     # ------------------------------------------------------------ API
@@ -197,6 +199,13 @@ class SqlSession:
         return p
 
     def execute(self, prepared: Prepared, params=()) -> Result:
+        activity.statement_started(self, prepared.stmt)
+        try:
+            return self._execute(prepared, params)
+        finally:
+            activity.statement_ended(self)
+
+    def _execute(self, prepared: Prepared, params=()) -> Result:
         if self.closed:
             raise errors.PgError("session is closed", sqlstate="08003")
         syscat.set_current_session(self)
@@ -238,6 +247,7 @@ class SqlSession:
         for a simple query of several statements and for an extended-protocol pipeline up to Sync.
         A BEGIN inside turns the block into an explicit one; COMMIT/ROLLBACK end it with a warning."""
         if not self._in_block:
+            activity.transaction_started(self)
             self._in_block = self._implicit = True
             self._read_only = self.settings.get("default_transaction_read_only", "off") == "on"
 
@@ -503,13 +513,12 @@ class SqlSession:
             return Prepared(stmt, [], None, "util",
                             lambda params: Result(None, [], syscat.stats.run_analyze(self, stmt)))
         if kind == "DeallocateStmt":
-            name = stmt.node.name
-
-            def dealloc(params):
-                if name is not None:
-                    raise PgError(f'prepared statement "{name}" does not exist', sqlstate="26000")
-                return Result(None, [], "DEALLOCATE ALL")
-            return Prepared(stmt, [], None, "util", dealloc)
+            return Prepared(stmt, [], None, "util",
+                            lambda params: Result(None, [], activity.deallocate(self, stmt.node.name)))
+        if kind == "PrepareStmt":
+            return activity.prepare_named(self, stmt)
+        if kind == "ExecuteStmt":
+            return activity.execute_named(self, stmt)
         if kind == "DiscardStmt":
             target = stmt.node.target.name
 
@@ -519,6 +528,7 @@ class SqlSession:
                 if target in ("DISCARD_ALL", "DISCARD_PLANS"):
                     self._cache.clear()
                 if target == "DISCARD_ALL":
+                    self.prepared_statements.clear()
                     self.settings = dict(DEFAULT_SETTINGS)
                     self.settings["session_authorization"] = self.user
                 tag = {"DISCARD_ALL": "DISCARD ALL", "DISCARD_PLANS": "DISCARD PLANS",

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import pytest
 
+from services.common import pgwire
 from services.common.config import Limits
+from services.common.errors import PgError
 from services.compute.catalog import Catalog, MemoryStore
+from services.compute.protocol import Protocol
 from services.compute.sql.session import SqlSession
 
 from .memkv import MemKV
 
 VIEWS = ("pg_largeobject_metadata", "pg_parameter_acl", "pg_shdepend", "pg_statistic", "pg_ts_config",
          "pg_ts_config_map", "pg_ts_dict", "pg_ts_parser", "pg_ts_template", "pg_backend_memory_contexts",
-         "pg_shmem_allocations", "pg_timezone_abbrevs")
+         "pg_shmem_allocations", "pg_timezone_abbrevs", "pg_stat_activity", "pg_prepared_statements")
 # types we do not have, served as in pg_columns: aclitem[], anyarray -> text[]; inet -> text; xid -> oid
 SUBSTITUTED = {1034: 1009, 2277: 1009, 869: 25, 28: 26, 2211: 1009}
 
@@ -62,13 +65,14 @@ def test_columns_are_postgres(s, pg, name):
     "select oid, prsname, prsstart::text, prstoken::text, prsend::text, prsheadline::text, prslextype::text "
     "from pg_ts_parser",
     "select abbrev, utc_offset::text, is_dst from pg_timezone_abbrevs order by abbrev",
-    # psql 15's \dF and \dFp (descriptions aside)
-    "SELECT n.nspname as \"Schema\", c.cfgname as \"Name\" FROM pg_catalog.pg_ts_config c "
-    "LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.cfgnamespace "
-    "WHERE pg_catalog.pg_ts_config_is_visible(c.oid) ORDER BY 1, 2",
-    "SELECT n.nspname as \"Schema\", p.prsname as \"Name\" FROM pg_catalog.pg_ts_parser p "
-    "LEFT JOIN pg_catalog.pg_namespace n ON n.oid = p.prsnamespace "
-    "WHERE pg_catalog.pg_ts_parser_is_visible(p.oid) ORDER BY 1, 2",
+    # psql 15's \dF, \dFp, \dFd, \dFt
+    *(f"SELECT n.nspname, c.{name}, pg_catalog.obj_description(c.oid, '{cat}') FROM pg_catalog.{cat} c "
+      f"LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.{ns} WHERE pg_catalog.{cat}_is_visible(c.oid) ORDER BY 1, 2"
+      for cat, name, ns in (("pg_ts_config", "cfgname", "cfgnamespace"), ("pg_ts_parser", "prsname", "prsnamespace"),
+                            ("pg_ts_dict", "dictname", "dictnamespace"),
+                            ("pg_ts_template", "tmplname", "tmplnamespace"))),
+    "select objoid, classoid, objsubid, description from pg_description where classoid in (3600, 3601, 3602, 3764) "
+    "order by 1, 2",
 ])
 def test_builtin_rows_are_postgres(s, pg, sql):
     assert rows(s, sql) == pg.execute(sql).fetchall()
@@ -109,6 +113,7 @@ def test_pg_statistic_is_what_analyze_wrote_and_agrees_with_pg_stats(s, pg):
 
 
 def test_pg_shdepend_records_owners_and_grantees_but_not_admin(s):
+    """The rows PostgreSQL 15 records for the same statements run by its bootstrap superuser."""
     for sql in ("create role owner1", "create role reader", "grant owner1 to admin", "create schema sd",
                 "grant create, usage on schema sd to owner1", "create table sd.t (a int primary key)",
                 "alter table sd.t owner to owner1", "grant select on sd.t to reader",
@@ -128,3 +133,87 @@ def test_memory_views_show_the_process_resident_memory(s):
     ((name, off, size, allocated),) = rows(s, "select * from pg_shmem_allocations")
     assert name == "<anonymous>" and off is None and size == allocated > 1 << 20
     assert rows(s, "select count(*) from pg_largeobject_metadata, pg_parameter_acl") == [(0,)]
+
+
+ACTIVITY = ("select pid, usename, application_name, state, query, xact_start is not null, backend_type "
+            "from pg_stat_activity order by pid")
+
+
+def test_pg_stat_activity_shows_the_sessions_of_this_compute(cat, s):
+    other = session(cat)
+    s.backend_pid, other.backend_pid = 1001, 1002
+    other.settings["application_name"] = "reporting"
+    other.execute_sql("begin")
+    other.execute_sql("select 42")
+    session(Catalog(store=MemoryStore())).execute_sql("select 1")        # another compute's session
+    assert rows(s, ACTIVITY) == [(1001, "admin", "", "active", ACTIVITY, True, "client backend"),
+                                 (1002, "admin", "reporting", "idle in transaction", "select 42", True,
+                                  "client backend")]
+    # a statement outside a block is its own transaction; an idle session has none
+    assert rows(s, "select xact_start = query_start, state_change >= backend_start from pg_stat_activity "
+                   "where pid = pg_backend_pid()") == [(True, True)]
+    other.execute_sql("commit")
+    assert rows(s, "select state, query, xact_start from pg_stat_activity where pid = 1002") == [
+        ("idle", "commit", None)]
+    other.close()
+    assert [p for (p,) in rows(s, "select pid from pg_stat_activity")] == [1001]
+
+
+def test_pg_stat_activity_hides_what_other_roles_run(cat, s):
+    s.backend_pid = 1001
+    s.execute_sql("create role watcher login")
+    w = session(cat, "watcher")
+    w.backend_pid = 1003
+    got = rows(w, "select pid, usename, state, query, backend_start is null, backend_type from pg_stat_activity "
+                  "order by pid")
+    assert got == [(1001, "admin", None, "<insufficient privilege>", True, None),
+                   (1003, "watcher", "active", got[1][3], False, "client backend")]
+
+
+def _values(msgs) -> list[tuple]:
+    return [tuple(None if v is None else v.decode() for v in m.data_row()) for m in msgs if m.type == "D"]
+
+
+PREPARED = ("select name, statement, parameter_types, from_sql, generic_plans, custom_plans "
+            "from pg_prepared_statements order by name")
+
+
+def test_pg_prepared_statements_lists_sql_and_protocol_statements(cat, s):
+    proto = Protocol(s)
+
+    def query(sql):
+        return pgwire.parse_backend(b"".join(proto.process(pgwire.query_msg(sql))))
+    assert [m.type for m in query("PREPARE s1 (int) AS SELECT $1 + 1")] == ["C", "Z"]
+    out = pgwire.parse_backend(b"".join(proto.process(
+        pgwire.parse_msg("p2", "SELECT $1::text", [25]) + pgwire.bind_msg("", "p2", [b"x"], [], [])
+        + pgwire.execute_msg("", 0) + pgwire.parse_msg("", "SELECT 1", []) + pgwire.sync_msg())))
+    assert _values(out) == [("x",)]
+    assert _values(query("EXECUTE s1(41)")) == [("42",)]
+    assert _values(query(PREPARED)) == [("p2", "SELECT $1::text", "{text}", "f", "1", "0"),
+                                        ("s1", "PREPARE s1 (int) AS SELECT $1 + 1", "{integer}", "t", "1", "0")]
+    # one namespace: Bind finds the SQL statement, Parse may not reuse its name, DEALLOCATE drops either
+    out = pgwire.parse_backend(b"".join(proto.process(
+        pgwire.bind_msg("", "s1", [b"1"], [], []) + pgwire.execute_msg("", 0) + pgwire.sync_msg())))
+    assert _values(out) == [("2",)]
+    out = pgwire.parse_backend(b"".join(proto.process(pgwire.parse_msg("s1", "SELECT 2", []) + pgwire.sync_msg())))
+    assert [(m.fields()["C"], m.fields()["M"]) for m in out if m.type == "E"] == [
+        ("42P05", 'prepared statement "s1" already exists')]
+    query("DEALLOCATE s1")
+    assert [r[0] for r in _values(query(PREPARED))] == ["p2"]
+    query("DISCARD ALL")
+    assert _values(query(PREPARED)) == []
+
+
+@pytest.mark.parametrize("sql, sqlstate, message", [
+    ("EXECUTE nope", "26000", 'prepared statement "nope" does not exist'),
+    ("EXECUTE q", "42601", 'wrong number of parameters for prepared statement "q"'),
+    ("EXECUTE q('abc')", "22P02", 'invalid input syntax for type integer: "abc"'),
+    ("PREPARE q AS SELECT 1", "42P05", 'prepared statement "q" already exists'),
+    ("PREPARE z (nosuchtype) AS SELECT 1", "42704", 'type "nosuchtype" does not exist'),
+    ("DEALLOCATE nope", "26000", 'prepared statement "nope" does not exist'),
+])
+def test_prepare_and_execute_errors_are_postgres(s, sql, sqlstate, message):
+    s.execute_sql("PREPARE q AS SELECT $1::int")
+    with pytest.raises(PgError) as ei:
+        s.execute_sql(sql)
+    assert (ei.value.sqlstate, ei.value.message) == (sqlstate, message)

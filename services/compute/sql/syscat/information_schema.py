@@ -290,6 +290,61 @@ def _role_column_grants(catalog, session):
     return _column_privilege_rows("role_column_grants", catalog, session, public=False)
 
 
+def _object_grants(catalog, session, public: bool, kinds):
+    """(grantor, grantee, kind, object document, privilege, grantable) from the ACLs of sequences,
+    functions and domains (their default ones included) that the current user may see."""
+    from ...authcatalog import PUBLIC
+    auth, mine = _auth(catalog, session)
+    for kind, privs in kinds:
+        for d in sorted(catalog.objects(kind) if hasattr(catalog, "objects") else (), key=lambda d: d["id"]):
+            owner = d.get("owner", "admin")
+            for grantee, g in auth.acl(kind, d["id"], owner, default=True):
+                if g.grantor in mine or grantee in mine or (public and grantee == PUBLIC):
+                    for p in privs:
+                        if p in g.privs:
+                            yield (g.grantor, grantee, kind, d, p,
+                                   p in g.grantable or auth.has_privs_of_role(grantee, owner))
+
+
+def _usage_rows(name, catalog, session, public):
+    db = catalog.database
+    return _rows(name, ({"grantor": grantor, "grantee": grantee, "object_catalog": db, "object_schema": d["schema"],
+                         "object_name": d["name"], "object_type": kind.upper(), "privilege_type": p,
+                         "is_grantable": _yes(grantable)}
+                        for grantor, grantee, kind, d, p, grantable in _object_grants(
+                            catalog, session, public, (("domain", ("USAGE",)), ("sequence", ("USAGE",))))))
+
+
+def _routine_rows(name, catalog, session, public):
+    db = catalog.database
+    return _rows(name, ({"grantor": grantor, "grantee": grantee, "specific_catalog": db,
+                         "specific_schema": d["schema"], "specific_name": f"{d['name']}_{d['id']}",
+                         "routine_catalog": db, "routine_schema": d["schema"], "routine_name": d["name"],
+                         "privilege_type": p, "is_grantable": _yes(grantable)}
+                        for grantor, grantee, _, d, p, grantable in _object_grants(
+                            catalog, session, public, (("function", ("EXECUTE",)),))))
+
+
+@view("information_schema", "usage_privileges")
+def _usage_privileges(catalog, session):
+    return _usage_rows("usage_privileges", catalog, session, public=True)
+
+
+@view("information_schema", "role_usage_grants")
+def _role_usage_grants(catalog, session):
+    return _usage_rows("role_usage_grants", catalog, session, public=False)
+
+
+@view("information_schema", "routine_privileges")
+def _routine_privileges(catalog, session):
+    return _routine_rows("routine_privileges", catalog, session, public=True)
+
+
+@view("information_schema", "role_routine_grants")
+def _role_routine_grants(catalog, session):
+    return _routine_rows("role_routine_grants", catalog, session, public=False)
+
+
 # ---------------------------------------------------------------- usage of tables, types and domains
 
 def _owned_tables(catalog, session):

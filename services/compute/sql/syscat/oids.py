@@ -177,3 +177,12 @@ def role_name(catalog, oid: int) -> str | None:
         if r.oid == int(oid):
             return r.name
     return None
+
+
+def acl(catalog, kind: str, oid: int, owner: str) -> list[str] | None:
+    """relacl / proacl / typacl as aclitem texts (`r=rU/admin`); NULL while the default applies."""
+    from services.compute.authcatalog import aclitem_text, auth_of
+    if not hasattr(catalog, "store"):
+        return None
+    entries = auth_of(catalog).acl(kind, oid, owner)
+    return None if entries is None else [aclitem_text(g, e) for g, e in entries]

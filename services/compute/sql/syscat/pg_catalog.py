@@ -48,6 +48,7 @@ def _pg_class(catalog, session):
              "relforcerowsecurity": False, "relispopulated": True, "relispartition": False, "relrewrite": 0,
              "relfrozenxid": 0, "relminmxid": 0}
         if r.kind == "r":
+            d["relacl"] = O.acl(catalog, "table", r.oid, t.owner)
             st = table_stats(catalog, t)
             d.update(relam=O.HEAP_AM, relpages=_relpages(st), reltuples=float(st["rows"]) if st else -1.0,
                      relhasindex=t.pk_name is not None or bool(t.indexes),
@@ -65,7 +66,8 @@ def _pg_class(catalog, session):
                     "relhasindex": False, "relisshared": False, "relpersistence": "p", "relnatts": 3,
                     "relchecks": 0, "relhasrules": False, "relhastriggers": False, "relhassubclass": False,
                     "relrowsecurity": False, "relforcerowsecurity": False, "relispopulated": True,
-                    "relreplident": "n", "relispartition": False, "relrewrite": 0, "relfrozenxid": 0, "relminmxid": 0})
+                    "relreplident": "n", "relispartition": False, "relrewrite": 0, "relfrozenxid": 0, "relminmxid": 0,
+                    "relacl": O.acl(catalog, "sequence", s.get("id"), s.get("owner", "admin"))})
     return _rows("pg_class", out)
 
 
@@ -279,7 +281,8 @@ def descriptions(catalog) -> list[tuple[int, int, int, str]]:
         out += [(d["id"], classoid, 0, d.get("comment")) for d in _objects(catalog, kind)]
     for d in typedata.domains(catalog):
         out += [(O.check_oid(d, n), PG_CONSTRAINT, 0, ck.get("comment")) for n, ck in enumerate(d.checks, start=1)]
-    return [row for row in out if row[3] is not None]
+    from .pg_more import BUILTIN_DESCRIPTIONS      # the built-in text search objects' (psql's \dF)
+    return [row for row in out if row[3] is not None] + BUILTIN_DESCRIPTIONS
 
 
 def shared_descriptions(catalog) -> list[tuple[int, int, str]]:

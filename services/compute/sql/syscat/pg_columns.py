@@ -361,6 +361,18 @@ INFORMATION_SCHEMA = {
     "role_column_grants": (
         "grantor:name,grantee:name,table_catalog:name,table_schema:name,table_name:name,column_name:name,"
         "privilege_type:varchar,is_grantable:varchar"),
+    "usage_privileges": (
+        "grantor:name,grantee:name,object_catalog:name,object_schema:name,object_name:name,"
+        "object_type:varchar,privilege_type:varchar,is_grantable:varchar"),
+    "role_usage_grants": (
+        "grantor:name,grantee:name,object_catalog:name,object_schema:name,object_name:name,"
+        "object_type:varchar,privilege_type:varchar,is_grantable:varchar"),
+    "routine_privileges": (
+        "grantor:name,grantee:name,specific_catalog:name,specific_schema:name,specific_name:name,"
+        "routine_catalog:name,routine_schema:name,routine_name:name,privilege_type:varchar,is_grantable:varchar"),
+    "role_routine_grants": (
+        "grantor:name,grantee:name,specific_catalog:name,specific_schema:name,specific_name:name,"
+        "routine_catalog:name,routine_schema:name,routine_name:name,privilege_type:varchar,is_grantable:varchar"),
     "role_table_grants": (
         "grantor:name,grantee:name,table_catalog:name,table_schema:name,table_name:name,"
         "privilege_type:varchar,is_grantable:varchar,with_hierarchy:varchar"),

@@ -104,7 +104,8 @@ def _pg_shdepend(catalog, session):
         owners[objid] = owner
         if owner != ADMIN:
             out.append((O.DATABASE_OID, classid, objid, 0, PG_AUTHID, O.role_oid(catalog, owner), "o"))
-    classes = {"table": PG_CLASS, "schema": PG_NAMESPACE}
+    classes = {"table": PG_CLASS, "schema": PG_NAMESPACE, "sequence": PG_CLASS, "function": PG_PROC,
+               "domain": PG_TYPE}
     seen = set()
     auth = auth_of(catalog)
     for grantee in auth.grantees():
@@ -157,6 +158,14 @@ def _pg_ts_config_map(catalog, session):
     return [tuple(int(v) for v in r) for r in _table(D.TS_CONFIG_MAP)]
 
 
+# pg_description rows of the built-in text search objects, as a fresh PostgreSQL 15 has them
+_TS_CATALOGS = {"pg_ts_dict": 3600, "pg_ts_parser": 3601, "pg_ts_config": 3602, "pg_ts_template": 3764}
+BUILTIN_DESCRIPTIONS = [(int(r[0]), _TS_CATALOGS[name], 0, r[-1])
+                        for name, data in (("pg_ts_dict", D.TS_DICT), ("pg_ts_parser", D.TS_PARSER),
+                                           ("pg_ts_config", D.TS_CONFIG), ("pg_ts_template", D.TS_TEMPLATE))
+                        for r in _table(data) if r[-1] != "None"]
+
+
 def _ts_visible(data: str):
     """pg_ts_*_is_visible(oid): the built-in objects live in pg_catalog, always on the path."""
     oids = {int(r[0]) for r in _table(data)}
@@ -165,7 +174,8 @@ def _ts_visible(data: str):
 
 def _register_functions() -> None:
     from .. import types as T
-    from .functions import _pure
+    from .functions import SYSTEM_RELATION_OIDS, _pure
+    SYSTEM_RELATION_OIDS.update(_TS_CATALOGS)       # obj_description(oid, 'pg_ts_config')
     for name, data in (("parser", D.TS_PARSER), ("template", D.TS_TEMPLATE), ("dict", D.TS_DICT),
                        ("config", D.TS_CONFIG)):
         _pure(f"pg_ts_{name}_is_visible", (T.OID,), T.BOOL, _ts_visible(data))
@@ -209,3 +219,45 @@ def _pg_shmem_allocations(catalog, session):
     and none of it is a named segment, so it shows as one anonymous allocation."""
     rss = _rss_bytes()
     return [("<anonymous>", None, rss, rss)]
+
+
+# ------------------------------------------------------------------ sessions
+
+@view("pg_catalog", "pg_stat_activity")
+def _pg_stat_activity(catalog, session):
+    """The sessions of this compute node (those sharing its catalog). As in PostgreSQL, a session of
+    a role whose privileges the current user does not have shows who, not what."""
+    from services.compute.authcatalog import auth_of
+
+    from .. import activity
+    from ..bind import current_user
+    from .pg_catalog import _rows
+    auth, me = auth_of(catalog), current_user(session)
+    node = getattr(session, "shared_catalog", catalog)
+    out = []
+    for s in activity.sessions():
+        if getattr(s, "shared_catalog", None) is not node:
+            continue
+        row = {"datid": O.DATABASE_OID, "datname": s.database, "pid": int(getattr(s, "backend_pid", 0) or os.getpid()),
+               "usesysid": O.role_oid(catalog, s.user), "usename": s.user,
+               "application_name": s.settings.get("application_name", ""), "query": "<insufficient privilege>"}
+        if auth.has_privs_of_role(me, s.user):
+            a = s.activity
+            state, xact_start = activity.state(s)
+            row.update(client_addr=getattr(s, "client_addr", None), client_port=getattr(s, "client_port", None),
+                       backend_start=a.backend_start, xact_start=xact_start, query_start=a.query_start,
+                       state_change=a.state_change, state=state, query=a.query, backend_type="client backend")
+        out.append(row)
+    return _rows("pg_stat_activity", out)
+
+
+@view("pg_catalog", "pg_prepared_statements",
+      "name:text,statement:text,prepare_time:timestamptz,parameter_types:text[],from_sql:boolean,"
+      "generic_plans:bigint,custom_plans:bigint")
+def _pg_prepared_statements(catalog, session):
+    """The current session's named statements, SQL PREPARE and protocol-level alike (the unnamed
+    statement is not listed, as in PostgreSQL)."""
+    from ..types import REGTYPE, encode_text
+    return [(name, e.sql, e.prepare_time, [encode_text(REGTYPE, RegOid(o)) for o in e.param_oids], e.from_sql,
+             e.generic_plans, 0)
+            for name, e in list(getattr(session, "prepared_statements", {}).items()) if name]

@@ -38,6 +38,7 @@ class TypeInfo:
     notnull: bool = False
     default: str | None = None
     checks: tuple = ()
+    acl: list | None = None       # typacl (domains)
     id: int = 0                   # for check constraint OIDs (oids.check_oid)
 
     def row(self) -> tuple:
@@ -51,7 +52,7 @@ class TypeInfo:
              "typsend": procs[3], "typmodin": RegOid(0, "-"), "typmodout": RegOid(0, "-"),
              "typanalyze": RegOid(0, "-"), "typalign": self.typalign, "typstorage": self.typstorage,
              "typnotnull": self.notnull, "typbasetype": self.basetype, "typtypmod": self.typtypmod,
-             "typndims": 0, "typcollation": self.typcollation, "typdefault": self.default}
+             "typndims": 0, "typcollation": self.typcollation, "typdefault": self.default, "typacl": self.acl}
         return tuple(d.get(c) for c in _TYPE_COLS)
 
 
@@ -96,7 +97,7 @@ def domains(catalog) -> list[TypeInfo]:
             namespace=O.namespace_oid(catalog, d["schema"]), schema=d["schema"],
             owner=O.role_oid(catalog, d.get("owner", "admin")), basetype=base, typtypmod=typmod,
             notnull=bool(d.get("not_null")), default=d.get("default"), checks=tuple(d.get("checks") or ()),
-            id=d["id"]))
+            id=d["id"], acl=O.acl(catalog, "domain", d["id"], d.get("owner", "admin"))))
     return out
 
 
@@ -168,6 +169,7 @@ class FuncInfo:
     return_type: int
     body: str
     volatility: str
+    acl: list | None = None       # proacl
 
     def row(self) -> tuple:
         d = {"oid": self.oid, "proname": self.name, "pronamespace": self.namespace, "proowner": self.owner,
@@ -176,7 +178,7 @@ class FuncInfo:
              "provolatile": self.volatility[:1] if self.volatility else "v", "proparallel": "u",
              "pronargs": len(self.arg_types), "pronargdefaults": 0, "prorettype": self.return_type,
              "proargtypes": list(self.arg_types), "proargnames": list(self.arg_names) or None,
-             "prosrc": self.body}
+             "prosrc": self.body, "proacl": self.acl}
         from ..types.regoid import RegOid
         d["prosupport"] = RegOid(0, "-")
         return tuple(d.get(c) for c in _PROC_COLS)
@@ -193,5 +195,6 @@ def functions(catalog) -> list[FuncInfo]:
         out.append(FuncInfo(f["id"], f["name"], f["schema"], O.namespace_oid(catalog, f["schema"]),
                             O.role_oid(catalog, f.get("owner", "admin")),
                             [_oid_of(t) for t in f.get("arg_types") or ()], list(f.get("arg_names") or ()),
-                            _oid_of(f.get("return_type") or 2278), f.get("body", ""), f.get("volatility", "v")))
+                            _oid_of(f.get("return_type") or 2278), f.get("body", ""), f.get("volatility", "v"),
+                            O.acl(catalog, "function", f["id"], f.get("owner", "admin"))))
     return out

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x64sql/compute/v1/compute.proto\x12\x0f\x64sql.compute.v1\"\xde\x01\n\x0cSessionStart\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61tabase\x18\x02 \x01(\t\x12;\n\x07options\x18\x03 \x03(\x0b\x32*.dsql.compute.v1.SessionStart.OptionsEntry\x12\x15\n\riam_principal\x18\x04 \x01(\t\x12\x13\n\x0b\x62\x61\x63kend_pid\x18\x05 \x01(\x05\x12\x15\n\rcancel_secret\x18\x06 \x01(\x05\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"W\n\tSessionUp\x12.\n\x05start\x18\x01 \x01(\x0b\x32\x1d.dsql.compute.v1.SessionStartH\x00\x12\x12\n\x08messages\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04kind\".\n\x0bSessionDown\x12\x10\n\x08messages\x18\x01 \x01(\x0c\x12\r\n\x05\x63lose\x18\x02 \x01(\x08\";\n\rCancelRequest\x12\x13\n\x0b\x62\x61\x63kend_pid\x18\x01 \x01(\x05\x12\x15\n\rcancel_secret\x18\x02 \x01(\x05\"\x1f\n\x0e\x43\x61ncelResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\"\x0f\n\rStatusRequest\".\n\x0eStatusResponse\x12\n\n\x02\x61z\x18\x01 \x01(\t\x12\x10\n\x08sessions\x18\x02 \x01(\r2\xe8\x01\n\x07\x43ompute\x12G\n\x07Session\x12\x1a.dsql.compute.v1.SessionUp\x1a\x1c.dsql.compute.v1.SessionDown(\x01\x30\x01\x12I\n\x06\x43\x61ncel\x12\x1e.dsql.compute.v1.CancelRequest\x1a\x1f.dsql.compute.v1.CancelResponse\x12I\n\x06Status\x12\x1e.dsql.compute.v1.StatusRequest\x1a\x1f.dsql.compute.v1.StatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x64sql/compute/v1/compute.proto\x12\x0f\x64sql.compute.v1\"\x88\x02\n\x0cSessionStart\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61tabase\x18\x02 \x01(\t\x12;\n\x07options\x18\x03 \x03(\x0b\x32*.dsql.compute.v1.SessionStart.OptionsEntry\x12\x15\n\riam_principal\x18\x04 \x01(\t\x12\x13\n\x0b\x62\x61\x63kend_pid\x18\x05 \x01(\x05\x12\x15\n\rcancel_secret\x18\x06 \x01(\x05\x12\x13\n\x0b\x63lient_addr\x18\x07 \x01(\t\x12\x13\n\x0b\x63lient_port\x18\x08 \x01(\x05\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"W\n\tSessionUp\x12.\n\x05start\x18\x01 \x01(\x0b\x32\x1d.dsql.compute.v1.SessionStartH\x00\x12\x12\n\x08messages\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04kind\".\n\x0bSessionDown\x12\x10\n\x08messages\x18\x01 \x01(\x0c\x12\r\n\x05\x63lose\x18\x02 \x01(\x08\";\n\rCancelRequest\x12\x13\n\x0b\x62\x61\x63kend_pid\x18\x01 \x01(\x05\x12\x15\n\rcancel_secret\x18\x02 \x01(\x05\"\x1f\n\x0e\x43\x61ncelResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\"\x0f\n\rStatusRequest\".\n\x0eStatusResponse\x12\n\n\x02\x61z\x18\x01 \x01(\t\x12\x10\n\x08sessions\x18\x02 \x01(\r2\xe8\x01\n\x07\x43ompute\x12G\n\x07Session\x12\x1a.dsql.compute.v1.SessionUp\x1a\x1c.dsql.compute.v1.SessionDown(\x01\x30\x01\x12I\n\x06\x43\x61ncel\x12\x1e.dsql.compute.v1.CancelRequest\x1a\x1f.dsql.compute.v1.CancelResponse\x12I\n\x06Status\x12\x1e.dsql.compute.v1.StatusRequest\x1a\x1f.dsql.compute.v1.StatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,21 +35,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SESSIONSTART_OPTIONSENTRY']._loaded_options = None
   _globals['_SESSIONSTART_OPTIONSENTRY']._serialized_options = b'8\001'
   _globals['_SESSIONSTART']._serialized_start=51
-  _globals['_SESSIONSTART']._serialized_end=273
-  _globals['_SESSIONSTART_OPTIONSENTRY']._serialized_start=227
-  _globals['_SESSIONSTART_OPTIONSENTRY']._serialized_end=273
-  _globals['_SESSIONUP']._serialized_start=275
-  _globals['_SESSIONUP']._serialized_end=362
-  _globals['_SESSIONDOWN']._serialized_start=364
-  _globals['_SESSIONDOWN']._serialized_end=410
-  _globals['_CANCELREQUEST']._serialized_start=412
-  _globals['_CANCELREQUEST']._serialized_end=471
-  _globals['_CANCELRESPONSE']._serialized_start=473
-  _globals['_CANCELRESPONSE']._serialized_end=504
-  _globals['_STATUSREQUEST']._serialized_start=506
-  _globals['_STATUSREQUEST']._serialized_end=521
-  _globals['_STATUSRESPONSE']._serialized_start=523
-  _globals['_STATUSRESPONSE']._serialized_end=569
-  _globals['_COMPUTE']._serialized_start=572
-  _globals['_COMPUTE']._serialized_end=804
+  _globals['_SESSIONSTART']._serialized_end=315
+  _globals['_SESSIONSTART_OPTIONSENTRY']._serialized_start=269
+  _globals['_SESSIONSTART_OPTIONSENTRY']._serialized_end=315
+  _globals['_SESSIONUP']._serialized_start=317
+  _globals['_SESSIONUP']._serialized_end=404
+  _globals['_SESSIONDOWN']._serialized_start=406
+  _globals['_SESSIONDOWN']._serialized_end=452
+  _globals['_CANCELREQUEST']._serialized_start=454
+  _globals['_CANCELREQUEST']._serialized_end=513
+  _globals['_CANCELRESPONSE']._serialized_start=515
+  _globals['_CANCELRESPONSE']._serialized_end=546
+  _globals['_STATUSREQUEST']._serialized_start=548
+  _globals['_STATUSREQUEST']._serialized_end=563
+  _globals['_STATUSRESPONSE']._serialized_start=565
+  _globals['_STATUSRESPONSE']._serialized_end=611
+  _globals['_COMPUTE']._serialized_start=614
+  _globals['_COMPUTE']._serialized_end=846
 # @@protoc_insertion_point(module_scope)

@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class SessionStart(_message.Message):
-    __slots__ = ("user", "database", "options", "iam_principal", "backend_pid", "cancel_secret")
+    __slots__ = ("user", "database", "options", "iam_principal", "backend_pid", "cancel_secret", "client_addr", "client_port")
     class OptionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -21,13 +21,17 @@ class SessionStart(_message.Message):
     IAM_PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
     BACKEND_PID_FIELD_NUMBER: _ClassVar[int]
     CANCEL_SECRET_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ADDR_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_PORT_FIELD_NUMBER: _ClassVar[int]
     user: str
     database: str
     options: _containers.ScalarMap[str, str]
     iam_principal: str
     backend_pid: int
     cancel_secret: int
-    def __init__(self, user: _Optional[str] = ..., database: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., iam_principal: _Optional[str] = ..., backend_pid: _Optional[int] = ..., cancel_secret: _Optional[int] = ...) -> None: ...
+    client_addr: str
+    client_port: int
+    def __init__(self, user: _Optional[str] = ..., database: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., iam_principal: _Optional[str] = ..., backend_pid: _Optional[int] = ..., cancel_secret: _Optional[int] = ..., client_addr: _Optional[str] = ..., client_port: _Optional[int] = ...) -> None: ...
 
 class SessionUp(_message.Message):
     __slots__ = ("start", "messages")
