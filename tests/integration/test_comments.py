@@ -1,5 +1,5 @@
-"""COMMENT ON through a real cluster: psql's \\d+, \\dt+, \\di+, \\dn+, \\df+, \\ds+, \\dT+ and \\du+ show the
-descriptions exactly as PostgreSQL 15 prints them for the same DDL (DSQL's index method, owner and the sizes of
+"""COMMENT ON through a real cluster: psql's \\d+, \\dt+, \\di+, \\dn+, \\df+, \\ds+, \\dT+, \\du+ and \\dd show
+the descriptions exactly as PostgreSQL 15 prints them for the same DDL (DSQL's index method, owner and the sizes of
 empty relations aside), and so do the obj_description / col_description queries drivers send."""
 
 from __future__ import annotations
@@ -80,13 +80,13 @@ def _same(text: str) -> str:
 
 @pytest.mark.parametrize("command", [f"\\d+ {SCHEMA}.t", f"\\dt+ {SCHEMA}.*", f"\\di+ {SCHEMA}.*",
                                      f"\\dn+ {SCHEMA}", f"\\df+ {SCHEMA}.*", f"\\ds+ {SCHEMA}.*",
-                                     f"\\dT+ {SCHEMA}.*", f"\\du+ {ROLE}"])
+                                     f"\\dT+ {SCHEMA}.*", f"\\du+ {ROLE}", f"\\dd {SCHEMA}.*"])
 def test_psql_shows_descriptions_as_postgres(both, command):
     ours, oracle = both
     mine = ours("-A", "-c", command)
     assert _same(mine) == _same(oracle("-A", "-c", command))
     assert any(text in mine for text in ("comments live here", "adds one", "the key", "by c", "a table with 'quotes'",
-                                         "numbers", "above zero", "reads comments"))
+                                         "numbers", "above zero", "reads comments", "c > 0"))
 
 
 def test_description_functions_as_postgres(both):

@@ -42,6 +42,13 @@ class RangeEntry:
     schema: str | None = None       # a system view's schema (tables have theirs in `table`)
 
 
+SYSTEM_COLUMN = "tableoid"          # of system views: the catalog's pg_class OID (psql's \\dd reads it)
+
+
+def _with_tableoid(rows_fn, classoid: int):
+    return lambda catalog, session: [tuple(r) + (classoid,) for r in rows_fn(catalog, session)]
+
+
 class Scope:
     def __init__(self, entries: list[RangeEntry] | None = None):
         self.entries = entries or []
@@ -582,7 +589,7 @@ class Binder(ArrayBinder):
         col = names[-1]
         if len(names) == 1:
             found = [(e, i) for e in scope.entries for i, nm in enumerate(e.names)
-                     if nm == col and not e.hidden[i] and nm not in e.merged]
+                     if nm == col and (not e.hidden[i] or nm == SYSTEM_COLUMN) and nm not in e.merged]
             if not found:
                 return None
             if len(found) > 1:
@@ -595,7 +602,7 @@ class Binder(ArrayBinder):
         if not cands:
             return None
         e = cands[0]
-        idx = [i for i, nm in enumerate(e.names) if nm == col and not e.hidden[i]]
+        idx = [i for i, nm in enumerate(e.names) if nm == col and (not e.hidden[i] or nm == SYSTEM_COLUMN)]
         if not idx:
             raise errors.UndefinedColumn(f"column {qual}.{col} does not exist", position=loc)
         return e, idx[0]
@@ -1175,6 +1182,12 @@ class Binder(ArrayBinder):
                 entry = RangeEntry(alias=alias, table=None, names=[c for c, _ in cols],
                                    types=[(o, -1) for _, o in cols], hidden=[False] * len(cols), offset=scope.width,
                                    schema=item.schemaname or "pg_catalog")
+                classoid = syscat.catalog_oid(item.schemaname, item.relname)
+                if classoid is not None:       # the system column tableoid, named only explicitly
+                    entry.names.append(SYSTEM_COLUMN)
+                    entry.types.append((T.OID, -1))
+                    entry.hidden.append(True)
+                    fn = _with_tableoid(fn, classoid)
                 scope.entries.append(entry)
                 return FromVirtual(entry, fn)
             if item.schemaname is not None:

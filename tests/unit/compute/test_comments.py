@@ -110,6 +110,10 @@ def test_every_kind_reaches_pg_description_on_another_compute(a, other_compute):
                 ("rel ti", "an index"), ("type d", "a domain")]
     assert rows(a, DESCRIBED) == expected
     assert rows(other_compute, DESCRIBED) == expected        # replicated through the catalog watch
+    # psql's \\dd joins pg_description on the catalogs' tableoid system column
+    assert rows(a, "select c.tableoid::regclass::text, d.classoid = c.tableoid from pg_constraint c "
+                   "join pg_description d on d.objoid = c.oid and d.classoid = c.tableoid "
+                   "where c.conname = 't_c_check'") == [("pg_constraint", True)]
 
 
 def test_null_or_empty_removes_rename_keeps_drop_removes(a, other_compute):

@@ -81,6 +81,13 @@ def lookup(schema: str | None, name: str) -> tuple | None:
     return VIEWS.get((schema or DEFAULT_SEARCH_SCHEMA, name))
 
 
+def catalog_oid(schema: str | None, name: str) -> int | None:
+    """pg_class OID of a system catalog: the value of its `tableoid` system column (psql's \\dd joins
+    pg_description on it)."""
+    from .functions import SYSTEM_RELATION_OIDS
+    return SYSTEM_RELATION_OIDS.get(name) if (schema or DEFAULT_SEARCH_SCHEMA) == "pg_catalog" else None
+
+
 def system_schemas() -> set[str]:
     return {"pg_catalog", "information_schema"} | {s for s, _ in VIEWS}
 

@@ -77,7 +77,8 @@ SYSTEM_RELATION_OIDS = {"pg_type": 1247, "pg_attribute": 1249, "pg_proc": 1255, 
                         "pg_attrdef": 2604, "pg_constraint": 2606, "pg_inherits": 2611, "pg_index": 2610,
                         "pg_namespace": 2615, "pg_am": 2601, "pg_description": 2609, "pg_depend": 2608,
                         "pg_database": 1262, "pg_authid": 1260, "pg_roles": 1260, "pg_collation": 3456,
-                        "pg_trigger": 2620, "pg_sequence": 2224, "pg_tablespace": 1213}
+                        "pg_trigger": 2620, "pg_sequence": 2224, "pg_tablespace": 1213, "pg_opclass": 2616,
+                        "pg_opfamily": 2753, "pg_rewrite": 2618, "pg_shdescription": 2396}
 
 
 def resolve_relation(session, text: str) -> int:

@@ -368,6 +368,10 @@ empty("pg_catalog", "pg_inherits", "pg_policy", "pg_trigger", "pg_statistic_ext"
       "pg_opclass", "pg_cast", "pg_operator")
 
 
+view("pg_catalog", "pg_opfamily", "oid:oid,opfmethod:oid,opfname:name,opfnamespace:oid,opfowner:oid")(
+    lambda catalog, session: ())
+
+
 @view("pg_catalog", "pg_timezone_names")
 def _pg_timezone_names(catalog, session):
     from ..types.interval import Interval
