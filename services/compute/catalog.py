@@ -6,6 +6,7 @@ Layout in etcd (all values JSON):
     /dsql/catalog/schemas/<db>/<schema>            {"id", "name", "owner"}
     /dsql/catalog/tables/<db>/<schema>/<table>     Table.to_json()
     /dsql/catalog/objects/<kind>/<db>/<schema>/<key>  sequences, domains, SQL functions (sql/objects.py)
+    /dsql/catalog/databases/<db>                   {"comment"} (COMMENT ON DATABASE)
 
 Every change is one etcd transaction that compares the revisions of the keys it read, so
 two DDLs racing on the same object (or on the id counter) cannot both succeed; the loser
@@ -380,6 +381,7 @@ class Catalog:
         self._schemas: dict[str, Schema] = {}
         self._tables: dict[tuple[str, str], Table] = {}
         self._objects: dict[str, dict[tuple[str, str], dict]] = {}   # kind -> (schema, key) -> document
+        self._database: dict = {}        # /dsql/catalog/databases/<db>: {"comment"}
         self._stale = True
         self.version = 0
         self.store.watch_prefix(PREFIX, self._on_change)
@@ -391,7 +393,7 @@ class Catalog:
     def refresh(self) -> None:
         with self._lock:
             self._stale = False
-            schemas, tables, objects = {}, {}, {}
+            schemas, tables, objects, database = {}, {}, {}, {}
             for key, value, rev in self.store.get_prefix(PREFIX):
                 rest = key[len(PREFIX):]
                 if rest.startswith("objects/"):
@@ -404,9 +406,12 @@ class Catalog:
                 elif rest.startswith(f"tables/{self.database}/"):
                     t = Table.from_json(value, rev)
                     tables[(t.schema, t.name)] = t
+                elif rest == f"databases/{self.database}":
+                    database = json.loads(value)
                 elif rest == "version":
                     self.version = int(value)
             self._schemas, self._tables, self._objects = schemas, tables, objects
+            self._database = database
 
     def _fresh(self) -> None:
         if self._stale:
@@ -506,6 +511,19 @@ class Catalog:
             raise errors.InvalidSchemaName(f'schema "{schema.name}" does not exist')
         try:
             self._commit({key: cur[1]}, {key: json.dumps(dataclasses.asdict(schema)).encode()})
+        except _Retry:
+            raise errors.schema_conflict() from None
+
+    # ---- the database itself (COMMENT ON DATABASE)
+    def database_comment(self) -> str | None:
+        self._fresh()
+        return self._database.get("comment")
+
+    def set_database_comment(self, comment: str | None) -> None:
+        key = f"{PREFIX}databases/{self.database}"
+        cur = self.store.get(key)
+        try:
+            self._commit({key: cur[1] if cur else 0}, {key: json.dumps({"comment": comment}).encode()})
         except _Retry:
             raise errors.schema_conflict() from None
 

@@ -1,5 +1,5 @@
-"""COMMENT ON through a real cluster: psql's \\d+, \\dt+, \\di+, \\dn+ and \\df+ show the descriptions
-exactly as PostgreSQL 15 prints them for the same DDL (DSQL's index method, owner and the sizes of
+"""COMMENT ON through a real cluster: psql's \\d+, \\dt+, \\di+, \\dn+, \\df+, \\ds+, \\dT+ and \\du+ show the
+descriptions exactly as PostgreSQL 15 prints them for the same DDL (DSQL's index method, owner and the sizes of
 empty relations aside), and so do the obj_description / col_description queries drivers send."""
 
 from __future__ import annotations
@@ -11,10 +11,18 @@ import subprocess
 import pytest
 
 SCHEMA = "cmt"
+ROLE = "cmt_reader"
 DDL = [f"CREATE SCHEMA {SCHEMA}",
        f"CREATE TABLE {SCHEMA}.t (a int PRIMARY KEY, b text UNIQUE, c int CHECK (c > 0))",
        f"CREATE INDEX ti ON {SCHEMA}.t (c)",
        f"CREATE FUNCTION {SCHEMA}.f(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT x + 1'",
+       f"CREATE SEQUENCE {SCHEMA}.q CACHE 1",
+       f"CREATE DOMAIN {SCHEMA}.pos AS int CHECK (VALUE > 0)",
+       f"CREATE ROLE {ROLE}",
+       f"COMMENT ON SEQUENCE {SCHEMA}.q IS 'numbers'",
+       f"COMMENT ON DOMAIN {SCHEMA}.pos IS 'above zero'",
+       f"COMMENT ON ROLE {ROLE} IS 'reads comments'",
+       "COMMENT ON DATABASE postgres IS 'the only database'",
        f"COMMENT ON SCHEMA {SCHEMA} IS 'comments live here'",
        f"COMMENT ON TABLE {SCHEMA}.t IS 'a table with ''quotes'''",
        f"COMMENT ON COLUMN {SCHEMA}.t.a IS 'the key'",
@@ -47,14 +55,20 @@ def both(dsql_cluster, pg_oracle):
     ours = lambda *a: _run([dsn(dsql_cluster)], make_token(dsql_cluster), *a)   # noqa: E731
     oracle = lambda *a: _run([pg_oracle.dsn], None, *a)                         # noqa: E731
     for run in (ours, oracle):
-        run("-c", f"DROP TABLE IF EXISTS {SCHEMA}.t")
-        run("-c", f"DROP FUNCTION IF EXISTS {SCHEMA}.f(int)")
-        run("-c", f"DROP SCHEMA IF EXISTS {SCHEMA}")
+        drop(run)
         for sql in DDL:
             run("-c", sql)
     yield ours, oracle
-    for sql in (f"DROP TABLE {SCHEMA}.t", f"DROP FUNCTION {SCHEMA}.f(int)", f"DROP SCHEMA {SCHEMA}"):
-        ours("-c", sql)
+    for run in (ours, oracle):
+        drop(run)
+        run("-c", "COMMENT ON DATABASE postgres IS NULL")
+
+
+def drop(run):
+    for sql in (f"DROP TABLE IF EXISTS {SCHEMA}.t", f"DROP FUNCTION IF EXISTS {SCHEMA}.f(int)",
+                f"DROP SEQUENCE IF EXISTS {SCHEMA}.q", f"DROP DOMAIN IF EXISTS {SCHEMA}.pos",
+                f"DROP SCHEMA IF EXISTS {SCHEMA}", f"DROP ROLE IF EXISTS {ROLE}"):
+        run("-c", sql)
 
 
 def _same(text: str) -> str:
@@ -65,13 +79,14 @@ def _same(text: str) -> str:
 
 
 @pytest.mark.parametrize("command", [f"\\d+ {SCHEMA}.t", f"\\dt+ {SCHEMA}.*", f"\\di+ {SCHEMA}.*",
-                                     f"\\dn+ {SCHEMA}", f"\\df+ {SCHEMA}.*"])
+                                     f"\\dn+ {SCHEMA}", f"\\df+ {SCHEMA}.*", f"\\ds+ {SCHEMA}.*",
+                                     f"\\dT+ {SCHEMA}.*", f"\\du+ {ROLE}"])
 def test_psql_shows_descriptions_as_postgres(both, command):
     ours, oracle = both
     mine = ours("-A", "-c", command)
     assert _same(mine) == _same(oracle("-A", "-c", command))
-    assert "comments live here" in mine or "adds one" in mine or "the key" in mine or "by c" in mine \
-        or "a table with 'quotes'" in mine or "c > 0" in mine
+    assert any(text in mine for text in ("comments live here", "adds one", "the key", "by c", "a table with 'quotes'",
+                                         "numbers", "above zero", "reads comments"))
 
 
 def test_description_functions_as_postgres(both):
@@ -79,3 +94,8 @@ def test_description_functions_as_postgres(both):
     assert ours("-tA", "-c", QUERY) == oracle("-tA", "-c", QUERY)
     assert ours("-tA", "-c", QUERY).strip() == \
         "a table with 'quotes'|the key||by c|comments live here|adds one|c > 0"
+
+
+def test_database_description_in_psql_list(both):
+    ours, _ = both
+    assert ours("-A", "-c", "\\l+ postgres").splitlines()[2].endswith("|the only database")

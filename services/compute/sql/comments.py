@@ -6,6 +6,7 @@ keep them and the catalog watch carries them to every compute.
     schema                          the schema document's "comment"
     sequence / domain / function    the object document's "comment" (a domain CHECK: checks[i]["comment"])
     role                            Role.comment (shared: pg_shdescription)
+    database                        /dsql/catalog/databases/<db> (shared: pg_shdescription)
 
 A COMMENT is DDL for the transaction rules (one per transaction, applied at COMMIT in a block). The
 object is looked up first, then ownership is checked, with PostgreSQL 15's errors; NULL or '' removes
@@ -18,6 +19,7 @@ import dataclasses
 
 from services.common import errors
 from services.common.errors import PgError
+from services.common.rolecatalog import ADMIN
 
 from ..authcatalog import auth_of
 from . import objects
@@ -105,6 +107,9 @@ def comment_on(catalog, st: Statement, session):
     text = n.comment or None          # NULL or '' removes the comment
 
     def apply(txn):
+        if kind == "OBJECT_DATABASE" and n.object.sval != catalog.database:     # PostgreSQL only warns
+            return "COMMENT", [PgError(f'database "{n.object.sval}" does not exist', sqlstate="3D000",
+                                       severity="WARNING")], None
         _set_comment(catalog, session, kind, n.object, text)
         return "COMMENT", [], None
     return DdlAction("COMMENT", apply)
@@ -206,5 +211,8 @@ def _set_comment(catalog, session, kind: str, obj, text: str | None) -> None:
         if role.name == "admin":
             raise PgError("permission denied", sqlstate="42501", detail="The admin role cannot be modified.")
         auth.replace_roles([dataclasses.replace(role, comment=text)])
+    elif kind == "OBJECT_DATABASE":
+        _require_owner(catalog, session, ADMIN, "database", catalog.database)
+        catalog.set_database_comment(text)
     else:
         raise errors.FeatureNotSupported(f"COMMENT ON {kind[7:]} not supported")

@@ -112,6 +112,7 @@ def create_table(catalog, st: Statement, session) -> DdlAction:
     pk_names: list[str] | None = None
     pk_name = None
     pk_include: list[str] = []
+    pk_index_comment = None          # LIKE ... INCLUDING INDEXES INCLUDING COMMENTS
     uniques: list[tuple] = []        # (name, key columns, include columns, nulls not distinct, from_index)
     checks: list[dict] = []          # "column_name" set for column constraints until ids are known
     domain_of: dict[str, dict] = {}
@@ -218,6 +219,8 @@ def create_table(catalog, st: Statement, session) -> DdlAction:
                 col = new_column(sc.name, sc.type_oid, sc.typmod, el)
                 ids[sc.id] = col
                 col.not_null, col.domain = sc.not_null, sc.domain
+                if opts & LIKE_COMMENTS:
+                    col.comment = sc.comment
                 if opts & LIKE_DEFAULTS and not sc.generated and not sc.identity:
                     col.default = sc.default
                 if opts & LIKE_GENERATED and sc.generated:
@@ -232,15 +235,22 @@ def create_table(catalog, st: Statement, session) -> DdlAction:
                 if ck.get("domain"):
                     checks.append({**ck, "column_name": src.column_by_id(ck["column"]).name})
                 elif opts & LIKE_CONSTRAINTS:
-                    checks.append({"name": ck["name"], "expr": ck["expr"]})
+                    copied = {"name": ck["name"], "expr": ck["expr"]}
+                    if opts & LIKE_COMMENTS and ck.get("comment"):
+                        copied["comment"] = ck["comment"]
+                    checks.append(copied)
             if opts & LIKE_INDEXES:
+                # INCLUDING COMMENTS copies the comments of columns, CHECKs and indexes (not of the
+                # constraints that own indexes), as PostgreSQL does
                 if src.pk_name is not None:
                     set_pk([src.column_by_id(c).name for c in src.pk], ast.Constraint())
                     pk_include = [src.column_by_id(c).name for c in src.pk_include]
+                    if opts & LIKE_COMMENTS:
+                        pk_index_comment = src.pk_index_comment
                 for ix in src.indexes:
                     uniques.append((None, [src.column_by_id(c).name for c in ix.columns],
                                     [src.column_by_id(c).name for c in ix.include], ix.nulls_not_distinct,
-                                    not ix.constraint, ix.unique))
+                                    not ix.constraint, ix.unique, ix.comment if opts & LIKE_COMMENTS else None))
         else:
             raise errors.FeatureNotSupported(f"{type(el).__name__} in CREATE TABLE is not supported")
     if lim is not None and len(columns) > lim.table_columns_max:
@@ -278,7 +288,7 @@ def create_table(catalog, st: Statement, session) -> DdlAction:
         pk = [rid.id]
     taken = {f"{name}_pkey"} if pk_names is not None else set()
     indexes = []
-    for conname, keys, include, nnd, plain, *unique in uniques:
+    for conname, keys, include, nnd, plain, *copied in uniques:     # copied: LIKE's (unique, comment)
         ids = [col_named(k).id for k in keys]
         inc = [col_named(k).id for k in include]
         if lim is not None and len(ids) + len(inc) > lim.index_key_columns_max:
@@ -290,8 +300,9 @@ def create_table(catalog, st: Statement, session) -> DdlAction:
         if any(ix.name == iname for ix in indexes):
             raise errors.DuplicateTable(f'relation "{iname}" already exists')
         taken.add(iname)
-        indexes.append(Index(id=0, name=iname, columns=ids, unique=unique[0] if unique else True,
-                             constraint=not plain, include=inc, nulls_not_distinct=nnd))
+        indexes.append(Index(id=0, name=iname, columns=ids, unique=copied[0] if copied else True,
+                             constraint=not plain, include=inc, nulls_not_distinct=nnd,
+                             comment=copied[1] if copied else None))
     check_names = {ck["name"] for ck in checks if ck.get("name")}
     table_checks = []
     for ck in checks:
@@ -309,7 +320,7 @@ def create_table(catalog, st: Statement, session) -> DdlAction:
                   pk_name=(pk_name or f"{name}_pkey") if pk_names is not None else None,
                   pk_include=[col_named(k).id for k in pk_include],
                   indexes=indexes, next_column_id=len(columns) + 1, owner=current_user(session),
-                  checks=table_checks)
+                  checks=table_checks, pk_index_comment=pk_index_comment)
     constraints.bind_rules(table, session)     # validates CHECK and generation expressions now
 
     def apply(txn):
@@ -353,7 +364,7 @@ def create_table(catalog, st: Statement, session) -> DdlAction:
     return DdlAction("CREATE TABLE", apply)
 
 
-LIKE_CONSTRAINTS, LIKE_DEFAULTS, LIKE_GENERATED, LIKE_IDENTITY, LIKE_INDEXES = 4, 8, 16, 32, 64
+LIKE_COMMENTS, LIKE_CONSTRAINTS, LIKE_DEFAULTS, LIKE_GENERATED, LIKE_IDENTITY, LIKE_INDEXES = 1, 4, 8, 16, 32, 64
 
 
 def objects_refs(expr_text: str) -> list[str]:

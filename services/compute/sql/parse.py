@@ -75,7 +75,7 @@ _UNSUPPORTED_NAMES = {
 # COMMENT ON these (sql/comments.py); the other kinds name objects DSQL does not have
 _COMMENT_KINDS = {"OBJECT_TABLE", "OBJECT_INDEX", "OBJECT_SEQUENCE", "OBJECT_COLUMN", "OBJECT_SCHEMA",
                   "OBJECT_FUNCTION", "OBJECT_TABCONSTRAINT", "OBJECT_DOMAIN", "OBJECT_DOMCONSTRAINT",
-                  "OBJECT_ROLE", "OBJECT_TYPE"}
+                  "OBJECT_ROLE", "OBJECT_TYPE", "OBJECT_DATABASE"}
 
 
 def syntax_error(message: str, position: int | None) -> errors.PgError:

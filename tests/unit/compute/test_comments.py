@@ -157,6 +157,17 @@ def test_role_comments_are_shared_descriptions(a, other_compute, role):
     assert rows(a, f"select count(*) from pg_shdescription where objoid = '{role}'::regrole") == [(0,)]
 
 
+def test_database_comment_is_a_shared_description(a, other_compute, etcd_catalog):
+    db = etcd_catalog.database
+    a.execute_sql(f"comment on database {db} is 'the db'")
+    assert rows(other_compute, "select shobj_description(oid, 'pg_database') from pg_database") == [("the db",)]
+    notices = a.execute_sql("comment on database nope is 'x'")[-1].notices     # PostgreSQL only warns
+    assert [(n.severity, n.sqlstate, n.message) for n in notices] == [
+        ("WARNING", "3D000", 'database "nope" does not exist')]
+    a.execute_sql(f"comment on database {db} is null")
+    assert rows(a, "select count(*) from pg_shdescription where classoid = 'pg_database'::regclass") == [(0,)]
+
+
 @pytest.mark.parametrize("sql, sqlstate, message, detail", [
     ("comment on table s.nope is 'x'", "42P01", 'relation "s.nope" does not exist', None),
     ("comment on table nope is 'x'", "42P01", 'relation "nope" does not exist', None),
@@ -204,11 +215,13 @@ def test_errors_are_postgres_errors(a, sql, sqlstate, message, detail):
     ("comment on function s.f(int) is 'x'", "must be owner of function s.f"),
     ("comment on schema s is 'x'", "must be owner of schema s"),
     ("comment on role {role} is 'x'", "must have CREATEROLE privilege"),
+    ("comment on database {db} is 'x'", "must be owner of database {db}"),
 ])
 def test_only_the_owner_may_comment(a, etcd_catalog, kv, role, sql, message):
     a.execute_sql(f"create role {role} login")
     a.execute_sql(f"grant usage on schema s to {role}")
-    expect(session(etcd_catalog, kv, role), sql.format(role=role), "42501", message)
+    db = etcd_catalog.database
+    expect(session(etcd_catalog, kv, role), sql.format(role=role, db=db), "42501", message.format(db=db))
 
 
 def test_owner_may_comment_and_table_owner_owns_its_parts(a, etcd_catalog, kv, role):
@@ -223,15 +236,17 @@ def test_owner_may_comment_and_table_owner_owns_its_parts(a, etcd_catalog, kv, r
 
 
 def test_same_descriptions_as_postgres(a, pg_oracle):
-    """The differential check: the same DDL and COMMENTs on PostgreSQL 15 give the same rows."""
+    """The differential check: the same DDL and COMMENTs on PostgreSQL 15 give the same rows (CREATE TABLE
+    LIKE ... INCLUDING COMMENTS copies those of columns, CHECKs and indexes)."""
     import psycopg
-    for sql in COMMENTS + ["comment on column s.t.c is 'see'", "comment on column s.t.c is ''",
-                           "comment on index s.ti is null"]:
+    more = ["comment on column s.t.c is 'see'", "comment on column s.t.c is ''", "comment on index s.ti is null",
+            "comment on index s.t_b_key is 'unique index'", "create table s.lk (like s.t including all)",
+            "create table s.lk2 (like s.t including constraints)"]
+    for sql in COMMENTS + more:
         a.execute_sql(sql)
     with psycopg.connect(pg_oracle.dsn, autocommit=True) as pg:
         pg.execute("drop schema if exists s cascade")
-        for sql in SETUP + COMMENTS + ["comment on column s.t.c is 'see'", "comment on column s.t.c is ''",
-                                       "comment on index s.ti is null"]:
+        for sql in SETUP + COMMENTS + more:
             pg.execute(sql.replace(" cache 1", ""))
         expected = [tuple(r) for r in pg.execute(DESCRIBED).fetchall()]
         pg.execute("drop schema s cascade")

@@ -487,8 +487,8 @@ _pure("pg_size_pretty", (T.NUMERIC,), TEXT, size_pretty)
 def _relation_size(session, oid, *_fork):
     from .stats import table_stats
     r = O.relation_by_oid(session.catalog, oid)
-    if r is None:
-        return None
+    if r is None:        # a sequence keeps its value in etcd: no storage bytes
+        return 0 if any(s["id"] == int(oid) for s in _sequences(session.catalog)) else None
     st = table_stats(session.catalog, r.table) if r.kind == "r" else None
     return int(st["bytes"]) if st else 0
 

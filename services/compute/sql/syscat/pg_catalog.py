@@ -259,7 +259,8 @@ def _pg_proc(catalog, session):
     return [f.row() for f in typedata.functions(catalog)]
 
 
-PG_CLASS, PG_NAMESPACE, PG_PROC, PG_TYPE, PG_CONSTRAINT, PG_AUTHID = 1259, 2615, 1255, 1247, 2606, 1260
+PG_CLASS, PG_NAMESPACE, PG_PROC, PG_TYPE, PG_CONSTRAINT, PG_AUTHID, PG_DATABASE = \
+    1259, 2615, 1255, 1247, 2606, 1260, 1262
 
 
 def descriptions(catalog) -> list[tuple[int, int, int, str]]:
@@ -285,8 +286,10 @@ def descriptions(catalog) -> list[tuple[int, int, int, str]]:
 
 
 def shared_descriptions(catalog) -> list[tuple[int, int, str]]:
-    """(objoid, classoid, description) of COMMENT ON ROLE."""
-    return [(r.oid, PG_AUTHID, r.comment) for r in O.roles(catalog) if r.comment is not None]
+    """(objoid, classoid, description) of COMMENT ON ROLE and DATABASE."""
+    out = [(r.oid, PG_AUTHID, r.comment) for r in O.roles(catalog) if r.comment is not None]
+    comment = catalog.database_comment() if hasattr(catalog, "database_comment") else None
+    return out + ([(O.DATABASE_OID, PG_DATABASE, comment)] if comment is not None else [])
 
 
 @view("pg_catalog", "pg_description")
