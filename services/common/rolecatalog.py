@@ -3,7 +3,7 @@
 
     /dsql/catalog/auth/roles/<role>              Role.to_json()  (the built-in `admin` is never stored)
     /dsql/catalog/auth/grants/<grantee>          {"<kind>:<oid>": {"privs": [...], "grantable": [...],
-                                                                    "grantor": "<role>"}}
+                                                                    "grantor": "<role>", "at": <time_ns>}}
     /dsql/catalog/auth/iam/<role>/<quoted arn>   IamMapping.to_json()
 
 Grants are one document per grantee (PUBLIC is "PUBLIC"), so `GRANT ... ON ALL TABLES IN SCHEMA`

@@ -1855,11 +1855,13 @@ class Binder(ArrayBinder):
             rows = None
             positions = positions[:len(bsel.targets)]
         returning = self.bind_returning(self._returning_list(n), scope)
-        defaults = [self.default_expr(t, i) for i in range(len(t.columns))] if bsel is not None else []
+        defaults = [self.default_expr(t, i, used=i not in positions) for i in range(len(t.columns))] \
+            if bsel is not None else []
         return BoundInsert(t, entry, positions, rows, bsel, returning, on_conflict, defaults, arbiter,
                            conflict_sets, conflict_where)
 
-    def default_expr(self, t, pos: int) -> Expr:
+    def default_expr(self, t, pos: int, used: bool = True) -> Expr:
+        """A column's default; `used` when the statement evaluates it (its functions need EXECUTE)."""
         c = t.columns[pos]
         if c.hidden:
             return Func("gen_random_uuid", F._gen_random_uuid, [], T.UUID, volatile=True)
@@ -1870,6 +1872,8 @@ class Binder(ArrayBinder):
         node = pglast.parse_sql(f"SELECT {c.default}")[0].stmt.targetList[0].val
         sub = Binder(self.catalog, Statement(node=node, text=c.default, kind="Expr", query=""), session=self.session)
         e = sub.expr(node, Scope(), False)
+        if used:
+            self.objects_used.update(sub.objects_used)
         return sub.assign(e, c)
 
     def bind_update(self, n: ast.UpdateStmt) -> BoundUpdate:

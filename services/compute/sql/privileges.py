@@ -339,8 +339,8 @@ def has_privilege(session, fn: str, *args) -> bool:
             if p not in valid:
                 raise PgError(f'unrecognized privilege type: "{raw.strip()}"', sqlstate="22023")
         doc = _object_arg(catalog, session, kind, obj)
-        if doc is None:                    # a built-in function or type: PUBLIC may use it
-            return not grant_option
+        if doc is None:                    # a built-in function or type: PUBLIC may use it (no such sequence oid: NULL)
+            return kind != "sequence" and not grant_option
         held = auth.object_privileges(user, kind, doc["id"], doc.get("owner", ADMIN), grant_option)
     else:
         return True

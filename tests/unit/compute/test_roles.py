@@ -417,8 +417,16 @@ def test_function_execute_defaults_to_public(cat, kv, admin, app, objs):
     run(admin, "revoke execute on function myschema.inc(int) from public")
     expect(app, "select myschema.inc(1)", "42501", "permission denied for function inc")
     expect(app, "select myschema.inc(id) from myschema.ident where false", "42501", "permission denied for function inc")
+    # a default that calls it needs EXECUTE when the statement uses the default (PostgreSQL)
+    run(admin, "create table myschema.dflt (a int default myschema.inc(1), b int)")
+    run(admin, "grant insert on myschema.dflt to example")
+    for sql in ("insert into myschema.dflt (b) values (1)", "insert into myschema.dflt (b) select 1"):
+        expect(app, sql, "42501", "permission denied for function inc")
+    for sql in ("insert into myschema.dflt (a, b) values (1, 1)", "insert into myschema.dflt (a, b) select 1, 1"):
+        assert run(app, sql).tag == "INSERT 0 1"
     run(admin, "grant execute on all functions in schema myschema to example with grant option")
     assert run(app, "select myschema.inc(1)").rows == [(2,)]
+    assert run(app, "insert into myschema.dflt (b) values (1)").tag == "INSERT 0 1"
     run(admin, "create role other")
     run(app, "grant execute on function myschema.inc to other")
     assert admin.has_privilege("has_function_privilege", "other", "myschema.inc(integer)", "EXECUTE")

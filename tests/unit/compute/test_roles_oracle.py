@@ -41,6 +41,8 @@ SCRIPT = [
     ("admin", "revoke usage on domain sp.pos from public"),
     ("sp_app", "select nextval('sp.q'), currval('sp.q'), lastval()"), ("sp_app", "select setval('sp.q', 5)"),
     ("sp_app", "select sp.inc(1)"), ("sp_app", "select sp.inc(id) from sp.ident where false"), ("sp_app", HAS),
+    ("admin", "create table sp.dflt (a int default sp.inc(1), b int)"), ("admin", "grant insert on sp.dflt to sp_app"),
+    ("sp_app", "insert into sp.dflt (b) values (1)"), ("sp_app", "insert into sp.dflt (a, b) select 1, 1"),
     ("admin", "grant execute on all functions in schema sp to sp_app with grant option"),
     ("admin", "grant usage on type sp.pos to sp_app"),
     ("sp_app", "select sp.inc(1)"), ("sp_app", HAS),
