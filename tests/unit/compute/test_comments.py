@@ -126,7 +126,9 @@ def test_null_or_empty_removes_rename_keeps_drop_removes(a, other_compute):
     assert rows(other_compute, "select obj_description('s.t2'::regclass, 'pg_class'), "
                                "col_description('s.t2'::regclass, 2), col_description('s.t2'::regclass, 3)") == [
         ("kept", None, "see")]
+    assert rows(a, "select obj_description('s.t2'::regclass, 'pg_class')") == [("kept",)]
     a.execute_sql("comment on table s.t2 is null")
+    assert rows(a, "select obj_description('s.t2'::regclass, 'pg_class')") == [(None,)]    # no stale cache
     assert rows(a, "select count(*) from pg_description where objoid = 's.t2'::regclass") == [(1,)]
     a.execute_sql("drop table s.t2")
     a.execute_sql("comment on sequence s.q is 'q'")

@@ -331,10 +331,11 @@ _pure("pg_char_to_encoding", (NAME,), INT4, lambda name: 6 if name.upper().repla
 def _description(session, oid, catalog_name=None, subid=0):
     """PostgreSQL's obj_description / col_description: a pg_description lookup (the one-argument
     form matches any catalog)."""
-    from .pg_catalog import descriptions
-    classoid = None if catalog_name is None else SYSTEM_RELATION_OIDS.get(catalog_name, -1)
-    return next((d for o, c, sub, d in descriptions(session.catalog)
-                 if o == int(oid) and sub == subid and classoid in (None, c)), None)
+    from .pg_catalog import description_index
+    index = description_index(session.catalog)
+    if catalog_name is not None:
+        return index.get((int(oid), SYSTEM_RELATION_OIDS.get(catalog_name, -1), subid))
+    return next((d for (o, _, sub), d in index.items() if o == int(oid) and sub == subid), None)
 
 
 def _shared_description(session, oid, catalog_name):

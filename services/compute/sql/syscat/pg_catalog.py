@@ -285,6 +285,20 @@ def descriptions(catalog) -> list[tuple[int, int, int, str]]:
     return [row for row in out if row[3] is not None] + BUILTIN_DESCRIPTIONS
 
 
+def description_index(catalog) -> dict[tuple[int, int, int], str]:
+    """{(objoid, classoid, objsubid): description}, kept per catalog version: obj_description and
+    col_description are called once per row of psql's listings."""
+    fresh = getattr(catalog, "_fresh", None)
+    if fresh is None:
+        return {row[:3]: row[3] for row in descriptions(catalog)}
+    fresh()
+    cached = catalog.__dict__.get("_description_index")
+    if cached is None or cached[0] != catalog.version:
+        cached = catalog.__dict__["_description_index"] = (
+            catalog.version, {row[:3]: row[3] for row in descriptions(catalog)})
+    return cached[1]
+
+
 def shared_descriptions(catalog) -> list[tuple[int, int, str]]:
     """(objoid, classoid, description) of COMMENT ON ROLE and DATABASE."""
     out = [(r.oid, PG_AUTHID, r.comment) for r in O.roles(catalog) if r.comment is not None]
