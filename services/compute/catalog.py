@@ -456,7 +456,7 @@ class Catalog:
     def bootstrap(self) -> None:
         """Idempotently create the `public` schema of the database."""
         try:
-            self.create_schema("public", if_not_exists=True)
+            self.create_schema("public", if_not_exists=True, comment="standard public schema")   # as initdb
         except errors.PgError:
             pass
         self.refresh()
@@ -474,7 +474,8 @@ class Catalog:
         self._fresh()
         return list(self._schemas.values())
 
-    def create_schema(self, name: str, if_not_exists: bool = False, owner: str = "admin") -> bool:
+    def create_schema(self, name: str, if_not_exists: bool = False, owner: str = "admin",
+                      comment: str | None = None) -> bool:
         """True if created; False if it existed and if_not_exists."""
         while True:
             cur = self.store.get(self._skey(name))
@@ -485,7 +486,7 @@ class Catalog:
             try:
                 self._commit({self._skey(name): 0},
                              {self._skey(name): lambda ids: json.dumps(
-                                 {"id": ids[0], "name": name, "owner": owner}).encode()}, n_ids=1)
+                                 {"id": ids[0], "name": name, "owner": owner, "comment": comment}).encode()}, n_ids=1)
                 return True
             except _Retry:
                 continue
