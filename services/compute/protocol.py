@@ -25,7 +25,6 @@ The engine API (docs/ARCHITECTURE.md): `session.parse(sql) -> list[Statement]`,
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import itertools
 import logging
 import re
@@ -33,6 +32,7 @@ from typing import Any, Iterator, Sequence
 
 from services.common import pgwire
 from services.common.errors import PgError, ProtocolViolation
+from services.compute.sql.activity import NamedStatement as _Statement   # protocol-level: from_sql=False
 
 log = logging.getLogger(__name__)
 
@@ -97,26 +97,6 @@ def startup_messages(*, user: str, database: str, options: dict[str, str], backe
     out.append(pgwire.backend_key_data(backend_pid, cancel_secret))
     out.append(pgwire.ready_for_query(txn_status))
     return b"".join(out)
-
-
-@dataclasses.dataclass
-class _Statement:
-    name: str
-    sql: str
-    stmt: Any                  # None: the empty query
-    prepared: Any              # None: the empty query
-    prepare_time: datetime.datetime = dataclasses.field(
-        default_factory=lambda: datetime.datetime.now(datetime.timezone.utc))
-    from_sql: bool = False     # pg_prepared_statements: protocol-level, not SQL PREPARE
-    generic_plans: int = 0     # executions (a plan here never depends on the parameter values)
-
-    @property
-    def param_oids(self) -> list[int]:
-        return list(self.prepared.param_oids) if self.prepared is not None else []
-
-    @property
-    def columns(self):
-        return self.prepared.columns if self.prepared is not None else None
 
 
 @dataclasses.dataclass
@@ -560,17 +540,17 @@ class Protocol:
             raise PgError(f'prepared statement "{msg.name}" already exists', sqlstate="42P05")
         dealloc = _match_deallocate(msg.sql)
         if dealloc is not None:
-            self.statements[msg.name] = _Statement(msg.name, msg.sql, None, dealloc)
+            self.statements[msg.name] = _Statement(msg.name, msg.sql, None, dealloc, from_sql=False)
             self._send(pgwire.parse_complete())
             return
         stmts = self.session.parse(msg.sql)
         if len(stmts) > 1:
             raise PgError("cannot insert multiple commands into a prepared statement", sqlstate="42601")
         if not stmts:
-            entry = _Statement(msg.name, msg.sql, None, None)
+            entry = _Statement(msg.name, msg.sql, None, None, from_sql=False)
         else:
             prepared = self.session.prepare(stmts[0], list(msg.param_oids))
-            entry = _Statement(msg.name, msg.sql, stmts[0], prepared)
+            entry = _Statement(msg.name, msg.sql, stmts[0], prepared, from_sql=False)
         self.statements[msg.name] = entry
         self._send(pgwire.parse_complete())
 

@@ -83,7 +83,7 @@ def state(session) -> tuple[str, dt.datetime | None]:
 
 @dataclasses.dataclass
 class NamedStatement:
-    """A prepared statement of the session (the protocol's own entries have the same fields)."""
+    """A prepared statement of the session: SQL PREPARE, or a protocol-level one (from_sql=False)."""
     name: str
     sql: str
     stmt: Any
