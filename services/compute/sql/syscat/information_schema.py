@@ -355,11 +355,11 @@ def _owned_tables(catalog, session):
 @view("information_schema", "constraint_table_usage")
 def _constraint_table_usage(catalog, session):
     db = catalog.database
+    _, mine = _auth(catalog, session)
     return _rows("constraint_table_usage", (
         {"table_catalog": db, "table_schema": c["table"].schema, "table_name": c["table"].name,
          "constraint_catalog": db, "constraint_schema": c["table"].schema, "constraint_name": c["conname"]}
-        for c in _constraint_rows(catalog)
-        if c["contype"] in ("p", "u", "f") and c["table"].owner in _auth(catalog, session)[1]))
+        for c in _constraint_rows(catalog) if c["contype"] in ("p", "u", "f") and c["table"].owner in mine))
 
 
 def _column_type_usage(catalog, session, name: str, kind: str) -> list[tuple]:
